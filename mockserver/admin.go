@@ -1,0 +1,187 @@
+package mockserver
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// routes wires the Zoom endpoints and the admin API.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth/token", s.handleToken)
+	mux.HandleFunc("/ws", s.handleWS)
+
+	mux.HandleFunc("GET /_mock/health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if status, msg := s.adminAllowed(r); status != 0 {
+				writeJSON(w, status, adminError{Error: msg})
+				return
+			}
+			v, err := h(w, r)
+			if err != nil {
+				writeJSON(w, adminStatus(err), adminError{Error: err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, v)
+		})
+	}
+	admin("GET /_mock/stats", func(http.ResponseWriter, *http.Request) (any, error) { return s.Stats(), nil })
+	admin("POST /_mock/events", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+		if err != nil {
+			return nil, fmt.Errorf("%w: failed to read the event: %w", errBadAdminRequest, err)
+		}
+		return s.Emit(r.URL.Query().Get("subscriptionId"), body)
+	})
+	admin("GET /_mock/connections", func(http.ResponseWriter, *http.Request) (any, error) { return s.Connections(), nil })
+	admin("POST /_mock/connections/close", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		req, err := decodeCloseRequest(w, r, s.cfg.MaxBodyBytes)
+		if err != nil {
+			return nil, err
+		}
+		if req.Abrupt {
+			return map[string]int{"dropped": s.DropConnections()}, nil
+		}
+		return map[string]int{"closed": s.CloseConnections(req.Code, req.Reason)}, nil
+	})
+	admin("POST /_mock/connections/{id}/close", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		req, err := decodeCloseRequest(w, r, s.cfg.MaxBodyBytes)
+		if err != nil {
+			return nil, err
+		}
+		id := r.PathValue("id")
+		if req.Abrupt {
+			return map[string]string{"dropped": id}, s.DropConnection(id)
+		}
+		return map[string]string{"closed": id}, s.CloseConnection(id, req.Code, req.Reason)
+	})
+	admin("GET /_mock/journal", func(http.ResponseWriter, *http.Request) (any, error) { return s.Journal(), nil })
+	admin("DELETE /_mock/journal", func(http.ResponseWriter, *http.Request) (any, error) {
+		s.ClearJournal()
+		return map[string]bool{"cleared": true}, nil
+	})
+	admin("GET /_mock/faults", func(http.ResponseWriter, *http.Request) (any, error) { return s.Faults(), nil })
+	admin("PUT /_mock/faults", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var f Faults
+		if err := decodeStrict(w, r, s.cfg.MaxBodyBytes, &f); err != nil {
+			return nil, err
+		}
+		s.SetFaults(f)
+		return s.Faults(), nil
+	})
+	admin("DELETE /_mock/faults", func(http.ResponseWriter, *http.Request) (any, error) {
+		s.SetFaults(Faults{})
+		return s.Faults(), nil
+	})
+	admin("POST /_mock/tokens/expire", func(http.ResponseWriter, *http.Request) (any, error) {
+		s.ExpireTokens()
+		return map[string]bool{"expired": true}, nil
+	})
+	admin("POST /_mock/tokens/invalidate", func(http.ResponseWriter, *http.Request) (any, error) {
+		s.InvalidateTokens()
+		return map[string]bool{"invalidated": true}, nil
+	})
+	admin("POST /_mock/reset", func(http.ResponseWriter, *http.Request) (any, error) {
+		s.Reset()
+		return map[string]bool{"reset": true}, nil
+	})
+	mux.HandleFunc("/_mock/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, adminError{Error: fmt.Sprintf("no admin endpoint %s %s: the admin API has %s",
+			r.Method, r.URL.Path, strings.Join(adminEndpoints, ", "))})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, fmt.Sprintf("zoommock serves POST /oauth/token, GET /ws and the admin API under /_mock/; nothing at %s", r.URL.Path), http.StatusNotFound)
+	})
+	return mux
+}
+
+var adminEndpoints = []string{
+	"GET /_mock/health", "GET /_mock/stats", "POST /_mock/events", "GET /_mock/connections",
+	"POST /_mock/connections/close", "POST /_mock/connections/{id}/close", "GET|DELETE /_mock/journal",
+	"GET|PUT|DELETE /_mock/faults", "POST /_mock/tokens/expire", "POST /_mock/tokens/invalidate", "POST /_mock/reset",
+}
+
+// adminError is the body of every failed admin request.
+type adminError struct {
+	Error string `json:"error"`
+}
+
+var errBadAdminRequest = errors.New("bad request")
+
+// adminStatus maps an error to its HTTP status.
+func adminStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrUnknownConnection), errors.Is(err, ErrUnknownSubscription):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBadEvent), errors.Is(err, errBadAdminRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// adminAllowed lets loopback clients in, and others only with the configured bearer token.
+func (s *Server) adminAllowed(r *http.Request) (int, string) {
+	if loopback(r.RemoteAddr) {
+		return 0, ""
+	}
+	if s.cfg.AdminToken == "" {
+		return http.StatusForbidden, "the admin API answers non-loopback clients only with a bearer token: " +
+			"start the mock with --admin-token (ZOOMMOCK_ADMIN_TOKEN) and send Authorization: Bearer <token>"
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+		return http.StatusUnauthorized, "missing or wrong admin token: send Authorization: Bearer <the --admin-token value>"
+	}
+	return 0, ""
+}
+
+// closeRequest is the body of the close endpoints.
+type closeRequest struct {
+	Code   int    `json:"code"`
+	Reason string `json:"reason"`
+	Abrupt bool   `json:"abrupt"`
+}
+
+func decodeCloseRequest(w http.ResponseWriter, r *http.Request, limit int64) (closeRequest, error) {
+	req := closeRequest{Code: 1000}
+	if err := decodeStrict(w, r, limit, &req); err != nil {
+		return req, err
+	}
+	if req.Abrupt {
+		return req, nil
+	}
+	if _, err := ParseCloseSpec(fmt.Sprintf("%d:%s", req.Code, req.Reason)); err != nil {
+		return req, fmt.Errorf("%w: %w", errBadAdminRequest, err)
+	}
+	return req, nil
+}
+
+// decodeStrict reads a JSON body into v, refusing unknown fields; an empty body leaves v as it is.
+func decodeStrict(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return fmt.Errorf("%w: failed to read the body: %w", errBadAdminRequest, err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s", errBadAdminRequest, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: unexpected data after the JSON object", errBadAdminRequest)
+	}
+	return nil
+}

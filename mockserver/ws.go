@@ -1,0 +1,498 @@
+package mockserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/zoommock/zoommock/internal/wire"
+)
+
+// conn is one accepted WebSocket. Its handler goroutine reads; a writer goroutine exists only while
+// frames wait to be sent, so an idle connection costs one goroutine. Every write goes through the
+// queue, so one slow client never blocks an emitter or another client.
+type conn struct {
+	s          *Server
+	id         string
+	ws         *websocket.Conn
+	remote     string
+	opened     time.Time
+	sub        *subscription // nil until build_connection succeeded
+	tokenValue string
+	tokenRef   string
+	done       chan struct{} // closed when the handler has cleaned up
+
+	lastBeat   atomic.Int64 // unix nanoseconds of the last frame that resets the idle timer
+	beats      atomic.Int64
+	framesSent atomic.Int64
+
+	mu          sync.Mutex
+	queue       []outFrame
+	writing     bool
+	writer      sync.WaitGroup
+	closing     bool       // a close frame is queued: no more data frames
+	closeSent   *CloseSpec // what the server closed with
+	closeNote   string
+	dropped     bool // the server dropped the TCP connection on purpose
+	dead        bool // the handler is cleaning up: nothing more is written
+	hbTimer     *time.Timer
+	expiryTimer *time.Timer
+	graceTimer  *time.Timer
+}
+
+// outFrame is one frame waiting for the writer.
+type outFrame struct {
+	data     []byte
+	prepared *websocket.PreparedMessage
+	close    *CloseSpec
+	entry    FrameEntry // what the journal records once it is written
+}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "this is Zoom's event WebSocket endpoint: connect with a WebSocket client "+
+			"(GET with Upgrade: websocket) to /ws?subscriptionId=<id>&access_token=<token>", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "the mock is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Warn("failed to upgrade", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c := &conn{s: s, ws: ws, remote: r.RemoteAddr, opened: time.Now(), done: make(chan struct{})}
+	c.lastBeat.Store(c.opened.UnixNano())
+	ws.SetReadLimit(s.cfg.ReadLimit)
+
+	s.mu.Lock()
+	s.nextConn++
+	c.id = "c" + strconv.Itoa(s.nextConn)
+	s.conns[c.id] = c
+	s.stats.Connections++
+	closedMeanwhile := s.closed
+	s.mu.Unlock()
+	if closedMeanwhile { // Shutdown ran between the check above and the registration
+		c.close(CloseSpec{Code: websocket.CloseGoingAway, Reason: "server shutting down"}, "")
+	} else {
+		c.authenticate(r)
+	}
+	c.readLoop()
+	c.cleanup()
+}
+
+// authenticate answers build_connection: success registers the connection on its subscription;
+// failure sends the failure frame and closes, as Zoom completes the upgrade even for a bad token.
+func (c *conn) authenticate(r *http.Request) {
+	s := c.s
+	q := r.URL.Query()
+	tokenValue, subID := q.Get("access_token"), q.Get("subscriptionId")
+	c.tokenValue = tokenValue
+	var notes []string
+	if r.Header.Get("Authorization") != "" {
+		notes = append(notes, "the client sent an Authorization header, which Zoom ignores: the token belongs in ?access_token=")
+	}
+	for _, k := range []string{"access_token", "subscriptionId"} {
+		if len(q[k]) > 1 {
+			notes = append(notes, fmt.Sprintf("%s appears %d times in the query: the first is used", k, len(q[k])))
+		}
+	}
+	if q.Has("subscriptionid") || q.Has("subscription_id") {
+		notes = append(notes, "the query has subscriptionid or subscription_id: Zoom spells it subscriptionId")
+	}
+	now := time.Now()
+
+	s.mu.Lock()
+	tok, known := s.tokens.lookup(tokenValue)
+	if known {
+		c.tokenRef = tok.ref
+	}
+	sub := s.subs[subID]
+	var content string
+	var closeWith CloseSpec
+	switch {
+	case tokenValue == "":
+		content, closeWith = s.cfg.EmptyTokenText, s.cfg.AuthFailureClose
+		notes = append(notes, "no access_token in the query string")
+	case !known:
+		content, closeWith = s.cfg.InvalidTokenText, s.cfg.AuthFailureClose
+		notes = append(notes, "the access_token was not issued by this mock")
+	case !tok.validAt(now):
+		content, closeWith = s.cfg.InvalidTokenText, s.cfg.AuthFailureClose
+		if tok.revoked {
+			notes = append(notes, "token "+tok.ref+" was invalidated")
+		} else {
+			notes = append(notes, fmt.Sprintf("token %s expired %s ago", tok.ref, now.Sub(tok.expires).Round(time.Millisecond)))
+		}
+	case s.faults.RejectTokens:
+		content, closeWith = s.cfg.InvalidTokenText, s.cfg.AuthFailureClose
+		notes = append(notes, "the rejectTokens fault is on")
+	case sub == nil:
+		content, closeWith = s.cfg.UnknownSubscriptionText, s.cfg.SubscriptionFailureClose
+		notes = append(notes, fmt.Sprintf("unknown subscriptionId %q", subID))
+	case sub.app.ClientID != tok.app.ClientID:
+		content, closeWith = s.cfg.InvalidTokenText, s.cfg.AuthFailureClose
+		notes = append(notes, fmt.Sprintf("token %s belongs to app %s, not to the app of subscription %s", tok.ref, tok.app.ClientID, subID))
+	case s.cfg.ConnectionPolicy == RejectNew && len(sub.conns) > 0:
+		content, closeWith = s.cfg.RejectNewText, s.cfg.RejectNewClose
+		notes = append(notes, fmt.Sprintf("subscription %s already has connection %s (policy reject-new)", subID, sub.conns[0].id))
+	}
+	if content != "" {
+		s.mu.Unlock()
+		s.journal.add(Entry{Kind: KindConnectionOpen, Connection: c.id, SubscriptionID: subID,
+			Open: &OpenEntry{RemoteAddr: c.remote, TokenRef: c.tokenRef, Content: content}, Note: strings.Join(notes, "; ")})
+		s.log.Info("connection refused", "conn", c.id, "subscription", subID, "content", content)
+		reply := wire.Reply{Module: wire.ModuleBuildConnection, Success: false, Content: content}
+		c.enqueue(outFrame{data: reply.Marshal(), entry: FrameEntry{Module: wire.ModuleBuildConnection}})
+		c.close(closeWith, "")
+		return
+	}
+
+	// Success. Register and queue build_connection under s.mu so no event can overtake it.
+	var kicked []*conn
+	if s.cfg.ConnectionPolicy == KickOld {
+		kicked = sub.conns
+		sub.conns = nil
+	}
+	sub.conns = append(sub.conns, c)
+	c.sub = sub
+	buffered := sub.buffered
+	sub.buffered = nil
+	s.journal.add(Entry{Kind: KindConnectionOpen, Connection: c.id, SubscriptionID: subID,
+		Open: &OpenEntry{RemoteAddr: c.remote, TokenRef: c.tokenRef, Success: true, Content: s.cfg.ConnectedText}, Note: strings.Join(notes, "; ")})
+	reply := wire.Reply{Module: wire.ModuleBuildConnection, Success: true, Content: s.cfg.ConnectedText}
+	c.enqueue(outFrame{data: reply.Marshal(), entry: FrameEntry{Module: wire.ModuleBuildConnection}})
+	for _, content := range buffered {
+		c.enqueue(s.messageFrame(sub, content, newTrackingID()))
+		s.stats.EventsDelivered++
+	}
+	expires := s.tokens.expiry(tokenValue)
+	s.mu.Unlock()
+
+	s.log.Info("connection open", "conn", c.id, "subscription", subID, "token", c.tokenRef, "remote", c.remote)
+	for _, old := range kicked {
+		old.close(s.cfg.KickClose, "replaced by "+c.id+" (policy kick-old)")
+	}
+	c.mu.Lock()
+	if s.cfg.HeartbeatTimeout > 0 {
+		c.hbTimer = time.AfterFunc(s.cfg.HeartbeatTimeout, c.checkHeartbeat)
+	}
+	c.expiryTimer = time.AfterFunc(time.Until(expires), c.checkExpiry)
+	c.mu.Unlock()
+}
+
+// readLoop reads client frames until the connection ends.
+func (c *conn) readLoop() {
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.finish(err)
+			return
+		}
+		c.handleFrame(mt, data)
+	}
+}
+
+// handleFrame answers a heartbeat and journals everything else with a note saying what is wrong.
+func (c *conn) handleFrame(mt int, data []byte) {
+	s := c.s
+	entry := Entry{Kind: KindClientFrame, Connection: c.id, Frame: &FrameEntry{Payload: string(data)}}
+	if c.sub != nil {
+		entry.SubscriptionID = c.sub.id
+	}
+	isBeat := false
+	switch {
+	case mt == websocket.BinaryMessage:
+		entry.Frame.Binary = true
+		entry.Note = "binary frame ignored: Zoom's event protocol uses text frames"
+	case !utf8.Valid(data):
+		entry.Note = "text frame with invalid UTF-8: closing with 1007 as RFC 6455 requires"
+		s.journal.add(entry)
+		c.close(CloseSpec{Code: websocket.CloseInvalidFramePayloadData, Reason: "invalid UTF-8 in text frame"}, "")
+		return
+	default:
+		var env struct {
+			Module *string `json:"module"`
+		}
+		switch err := json.Unmarshal(data, &env); {
+		case err != nil:
+			entry.Note = `not a heartbeat: the frame is not a JSON object (send {"module":"heartbeat"})`
+		case env.Module == nil:
+			entry.Note = `not a heartbeat: the frame has no "module" key (send {"module":"heartbeat"})`
+		default:
+			entry.Frame.Module = *env.Module
+			if *env.Module == wire.ModuleHeartbeat {
+				isBeat = true
+			} else {
+				entry.Note = fmt.Sprintf("unknown module %q ignored: clients send only heartbeats", *env.Module)
+			}
+		}
+	}
+	if c.sub == nil && entry.Note == "" {
+		entry.Note = "frame on a connection that failed build_connection: ignored"
+	}
+	s.journal.add(entry)
+	if entry.Note != "" {
+		s.log.Warn("client frame ignored", "conn", c.id, "why", entry.Note)
+	}
+	if c.sub == nil {
+		return
+	}
+	if isBeat || s.cfg.AnyFrameResetsHeartbeat {
+		c.lastBeat.Store(time.Now().UnixNano())
+	}
+	if !isBeat {
+		return
+	}
+	c.beats.Add(1)
+	s.mu.Lock()
+	s.stats.HeartbeatsReceived++
+	silent := s.faults.StopHeartbeatReplies
+	s.mu.Unlock()
+	if !silent {
+		c.enqueue(outFrame{data: wire.HeartbeatReply.Marshal(), entry: FrameEntry{Module: wire.ModuleHeartbeat}})
+	}
+}
+
+// checkHeartbeat runs when the idle timer fires: it closes an idle connection or re-arms the timer
+// for the time left since the last heartbeat.
+func (c *conn) checkHeartbeat() {
+	timeout := c.s.cfg.HeartbeatTimeout
+	idle := time.Since(time.Unix(0, c.lastBeat.Load()))
+	if idle >= timeout {
+		what := "heartbeat"
+		if c.s.cfg.AnyFrameResetsHeartbeat {
+			what = "frame"
+		}
+		c.close(c.s.cfg.HeartbeatClose, fmt.Sprintf("no %s for %v: connection closed", what, idle.Round(time.Millisecond)))
+		return
+	}
+	c.mu.Lock()
+	if !c.dead && !c.closing {
+		c.hbTimer.Reset(timeout - idle)
+	}
+	c.mu.Unlock()
+}
+
+// checkExpiry closes the connection when its token has expired and expiry closes connections.
+func (c *conn) checkExpiry() {
+	s := c.s
+	s.mu.Lock()
+	on := s.cfg.CloseOnTokenExpiry || s.faults.CloseOnTokenExpiry
+	expires := s.tokens.expiry(c.tokenValue)
+	s.mu.Unlock()
+	now := time.Now()
+	if !on || now.Before(expires) {
+		c.mu.Lock()
+		if !c.dead && now.Before(expires) {
+			c.expiryTimer.Reset(expires.Sub(now))
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.close(s.cfg.TokenExpiryClose, "token "+c.tokenRef+" expired")
+}
+
+// enqueue adds a frame for the writer. It never blocks: a client whose queue is full is not
+// reading, and is dropped so it cannot hold anyone else up.
+func (c *conn) enqueue(f outFrame) bool {
+	c.mu.Lock()
+	if c.dead || (c.closing && f.close == nil) {
+		c.mu.Unlock()
+		return false
+	}
+	if len(c.queue) >= c.s.cfg.SendQueue {
+		c.mu.Unlock()
+		c.s.log.Warn("client does not read: dropping it", "conn", c.id, "queued", c.s.cfg.SendQueue)
+		c.mu.Lock()
+		c.closeNote = fmt.Sprintf("the client did not read %d queued frames: connection dropped", c.s.cfg.SendQueue)
+		c.mu.Unlock()
+		c.drop()
+		return false
+	}
+	c.queue = append(c.queue, f)
+	if !c.writing {
+		c.writing = true
+		c.writer.Add(1)
+		go c.writeLoop()
+	}
+	c.mu.Unlock()
+	return true
+}
+
+// writeLoop sends queued frames until the queue is empty, then exits.
+func (c *conn) writeLoop() {
+	defer c.writer.Done()
+	var batch []outFrame
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 || c.dead {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		batch, c.queue = c.queue, batch[:0]
+		c.mu.Unlock()
+		for i := range batch {
+			if err := c.write(&batch[i]); err != nil {
+				c.s.log.Info("failed to write to client: dropping it", "conn", c.id, "err", err)
+				c.mu.Lock()
+				c.queue, c.writing = nil, false
+				c.mu.Unlock()
+				c.drop()
+				return
+			}
+			batch[i] = outFrame{}
+		}
+	}
+}
+
+func (c *conn) write(f *outFrame) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	switch {
+	case f.close != nil:
+		return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.close.Code, f.close.Reason))
+	case f.prepared != nil:
+		if err := c.ws.WritePreparedMessage(f.prepared); err != nil {
+			return err
+		}
+	default:
+		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+			return err
+		}
+	}
+	c.framesSent.Add(1)
+	e := f.entry
+	e.Payload = string(f.data)
+	entry := Entry{Kind: KindServerFrame, Connection: c.id, Frame: &e}
+	if c.sub != nil {
+		entry.SubscriptionID = c.sub.id
+	}
+	c.s.journal.add(entry)
+	return nil
+}
+
+// close queues a close frame after the frames already queued, then gives the client CloseGrace to
+// answer before the TCP connection is dropped. note says why, for the journal.
+func (c *conn) close(cs CloseSpec, note string) {
+	c.mu.Lock()
+	if c.closing || c.dead {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.closeSent = &cs
+	c.closeNote = note
+	c.graceTimer = time.AfterFunc(c.s.cfg.CloseGrace, c.drop)
+	c.mu.Unlock()
+	c.unsubscribe()
+	c.enqueue(outFrame{close: &cs})
+}
+
+// drop ends the TCP connection at once, without a close frame.
+func (c *conn) drop() {
+	c.mu.Lock()
+	if c.closeSent == nil && !c.dead {
+		c.dropped = true
+	}
+	c.closing = true
+	c.mu.Unlock()
+	c.unsubscribe()
+	_ = c.ws.NetConn().Close()
+}
+
+// unsubscribe takes the connection off its subscription so no further event is routed to it.
+func (c *conn) unsubscribe() {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.sub != nil {
+		c.sub.conns = slices.DeleteFunc(c.sub.conns, func(o *conn) bool { return o == c })
+	}
+}
+
+// finish records how the connection ended, from the read error that ended it.
+func (c *conn) finish(err error) {
+	c.mu.Lock()
+	sent, dropped, note := c.closeSent, c.dropped, c.closeNote
+	c.mu.Unlock()
+	ce := &CloseEntry{}
+	var closeErr *websocket.CloseError
+	switch {
+	case dropped:
+		*ce = CloseEntry{By: "server", Abrupt: true}
+		if note == "" {
+			note = "dropped without a close frame"
+		}
+	case sent != nil:
+		*ce = CloseEntry{By: "server", Code: sent.Code, Reason: sent.Reason}
+	case errors.Is(err, websocket.ErrReadLimit):
+		*ce = CloseEntry{By: "server", Code: websocket.CloseMessageTooBig}
+		note = fmt.Sprintf("client frame larger than the read limit of %d bytes: closed with 1009", c.s.cfg.ReadLimit)
+	case errors.As(err, &closeErr) && closeErr.Code != websocket.CloseAbnormalClosure:
+		*ce = CloseEntry{By: "client", Code: closeErr.Code, Reason: closeErr.Text}
+	default:
+		*ce = CloseEntry{By: "client", Abrupt: true}
+		note = "the client's TCP connection ended without a close frame"
+	}
+	entry := Entry{Kind: KindConnectionClose, Connection: c.id, Close: ce, Note: note}
+	if c.sub != nil {
+		entry.SubscriptionID = c.sub.id
+	}
+	c.s.journal.add(entry)
+	c.s.log.Info("connection closed", "conn", c.id, "by", ce.By, "code", ce.Code, "reason", ce.Reason, "abrupt", ce.Abrupt, "note", note)
+}
+
+// cleanup releases everything the connection holds, waiting for its writer.
+func (c *conn) cleanup() {
+	c.unsubscribe()
+	c.mu.Lock()
+	c.dead = true
+	c.queue = nil
+	for _, t := range []*time.Timer{c.hbTimer, c.expiryTimer, c.graceTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	c.mu.Unlock()
+	_ = c.ws.NetConn().Close()
+	c.writer.Wait()
+	c.s.mu.Lock()
+	delete(c.s.conns, c.id)
+	c.s.mu.Unlock()
+	close(c.done)
+}
+
+func (c *conn) info() ConnectionInfo {
+	ci := ConnectionInfo{ID: c.id, RemoteAddr: c.remote, OpenedAt: c.opened.UTC(), TokenRef: c.tokenRef,
+		Heartbeats: c.beats.Load(), FramesSent: c.framesSent.Load()}
+	if c.sub != nil {
+		ci.SubscriptionID, ci.ClientID = c.sub.id, c.sub.app.ClientID
+	}
+	if ci.Heartbeats > 0 {
+		ci.LastHeartbeat = time.Unix(0, c.lastBeat.Load()).UTC()
+	}
+	return ci
+}
+
+func sortConns(cs []*conn) {
+	slices.SortFunc(cs, func(a, b *conn) int { return connNumber(a.id) - connNumber(b.id) })
+}
