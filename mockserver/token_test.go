@@ -96,7 +96,9 @@ func TestTokenSuccess(t *testing.T) {
 			t.Errorf("%s: got %d %s", tt.name, status, body)
 			continue
 		}
-		var tr struct{ AccessToken string `json:"access_token"` }
+		var tr struct {
+			AccessToken string `json:"access_token"`
+		}
 		_ = json.Unmarshal([]byte(body), &tr)
 		if seen[tr.AccessToken] {
 			t.Errorf("%s: token reused", tt.name)
