@@ -132,12 +132,16 @@ func (s *Server) deliver(targets []*subscription, content, name string, tracking
 			copies = 2
 		}
 		for _, c := range sub.conns {
+			took := false
 			for range copies {
 				if c.enqueue(f) {
 					s.stats.EventsDelivered++
+					took = true
 				}
 			}
-			delivered++
+			if took {
+				delivered++
+			}
 		}
 	}
 	return delivered, buffered

@@ -188,3 +188,11 @@ func waitFor(t *testing.T, s *Server, what string, cond func() bool) {
 func basic(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
+
+// newHTTPServer serves s on loopback without the Shutdown cleanup, for tests of Shutdown itself.
+func newHTTPServer(t *testing.T, s *Server) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs
+}

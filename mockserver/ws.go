@@ -391,7 +391,8 @@ func (c *conn) write(f *outFrame) error {
 }
 
 // close queues a close frame after the frames already queued, then gives the client CloseGrace to
-// answer before the TCP connection is dropped. note says why, for the journal.
+// answer before the TCP connection is dropped. note says why, for the journal. It takes s.mu, so
+// it must not be called with s.mu held.
 func (c *conn) close(cs CloseSpec, note string) {
 	c.mu.Lock()
 	if c.closing || c.dead {
@@ -407,7 +408,9 @@ func (c *conn) close(cs CloseSpec, note string) {
 	c.enqueue(outFrame{close: &cs})
 }
 
-// drop ends the TCP connection at once, without a close frame.
+// drop ends the TCP connection at once, without a close frame. It takes no server lock, so it is
+// safe while delivering under s.mu: a closing connection refuses new frames at once, and the reader's
+// cleanup takes it off its subscription.
 func (c *conn) drop() {
 	c.mu.Lock()
 	if c.closeSent == nil && !c.dead {
@@ -415,7 +418,6 @@ func (c *conn) drop() {
 	}
 	c.closing = true
 	c.mu.Unlock()
-	c.unsubscribe()
 	_ = c.ws.NetConn().Close()
 }
 
