@@ -268,7 +268,9 @@ func TestFaults(t *testing.T) {
 		if time.Since(emitted) < 100*time.Millisecond {
 			t.Error("delivered before the delay")
 		}
-		var ev struct{ EventTS int64 `json:"event_ts"` }
+		var ev struct {
+			EventTS int64 `json:"event_ts"`
+		}
 		_ = json.Unmarshal([]byte(content), &ev)
 		if ev.EventTS > emitted.UnixMilli()+5 {
 			t.Errorf("event_ts %d is the delivery time, not the emit time %d", ev.EventTS, emitted.UnixMilli())
@@ -281,7 +283,9 @@ func TestFaults(t *testing.T) {
 		ts.SetFaults(Faults{BackdateEvents: Duration(3 * time.Hour)})
 		ts.Emit("", []byte(`{"event":"meeting.ended","payload":{}}`))
 		content, _ := decodeMessage(t, readText(t, ws))
-		var ev struct{ EventTS int64 `json:"event_ts"` }
+		var ev struct {
+			EventTS int64 `json:"event_ts"`
+		}
 		_ = json.Unmarshal([]byte(content), &ev)
 		if late := time.Since(time.UnixMilli(ev.EventTS)); late < 3*time.Hour || late > 3*time.Hour+time.Minute {
 			t.Errorf("event is %v late", late)
