@@ -37,8 +37,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	var ue usageError
-	if errors.As(err, &ue) || isUsageError(err) {
-		fmt.Fprintf(stderr, "zoommock: %v\nRun 'zoommock %s --help' for usage.\n", err, commandName(args))
+	if errors.As(err, &ue) {
+		help := "zoommock --help"
+		if len(args) > 1 && app.Command(args[1]) != nil {
+			help = "zoommock " + args[1] + " --help"
+		}
+		fmt.Fprintf(stderr, "zoommock: %v\nRun '%s' for usage.\n", err, help)
 		return 2
 	}
 	fmt.Fprintf(stderr, "zoommock: %v\n", err)
@@ -46,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "zoommock",
 		Usage:   "a faithful mock of Zoom's WebSocket event subscriptions, with record and replay",
 		Version: version,
@@ -62,9 +66,23 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			healthcheckCommand(),
 			versionCommand(),
 		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "zoommock: unknown command %q: run 'zoommock --help' for the list\n", name)
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q: the commands are %s", c.Args().First(), commandList(c.App.VisibleCommands()))
+			}
+			return cli.ShowAppHelp(c)
 		},
+	}
+	markUsageErrors(app.Commands)
+	return app
+}
+
+// markUsageErrors makes every command report a bad flag as one usage error (exit status 2)
+// instead of printing its whole help page.
+func markUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		markUsageErrors(c.Subcommands)
 	}
 }
 
@@ -77,22 +95,12 @@ func (u usageError) Unwrap() error { return u.err }
 // usagef returns a usage error: the command line, not the work, is wrong.
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// isUsageError recognises urfave/cli's own parse errors, which bypass OnUsageError for subcommands.
-func isUsageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"flag provided but not defined", "Required flag", "invalid value", "flag needs an argument", "invalid boolean"} {
-		if strings.Contains(strings.ToLower(msg), strings.ToLower(p)) {
-			return true
-		}
+func commandList(cmds []*cli.Command) string {
+	names := make([]string, 0, len(cmds))
+	for _, c := range cmds {
+		names = append(names, c.Name)
 	}
-	return false
-}
-
-func commandName(args []string) string {
-	if len(args) > 1 && args[1] != "" && args[1][0] != '-' {
-		return args[1]
-	}
-	return ""
+	return strings.Join(names, ", ")
 }
 
 // envVars is the environment variable that mirrors a flag: ZOOMMOCK_ and the flag name in upper
