@@ -52,11 +52,7 @@ func emitCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("emit needs exactly one FILE holding the event (or - for standard input), got %d arguments", c.NArg())
 			}
-			base, err := mockBaseURL(c)
-			if err != nil {
-				return err
-			}
-			timeout, err := positiveTimeout(c)
+			admin, err := newAdminClient(c)
 			if err != nil {
 				return err
 			}
@@ -64,11 +60,11 @@ func emitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			target := base + "/_mock/events"
+			path := "/_mock/events"
 			if sub := c.String("subscription"); sub != "" {
-				target += "?subscriptionId=" + url.QueryEscape(sub)
+				path += "?subscriptionId=" + url.QueryEscape(sub)
 			}
-			body, err := adminRequest(c.Context, timeout, http.MethodPost, target, c.String("admin-token"), event)
+			body, err := admin.call(c.Context, http.MethodPost, path, event)
 			if err != nil {
 				return err
 			}
@@ -98,15 +94,11 @@ func healthcheckCommand() *cli.Command {
 			if c.Args().Present() {
 				return usagef("healthcheck takes no arguments, got %q", c.Args().Slice())
 			}
-			base, err := mockBaseURL(c)
+			admin, err := newAdminClient(c)
 			if err != nil {
 				return err
 			}
-			timeout, err := positiveTimeout(c)
-			if err != nil {
-				return err
-			}
-			body, err := adminRequest(c.Context, timeout, http.MethodGet, base+"/_mock/health", "", nil)
+			body, err := admin.call(c.Context, http.MethodGet, "/_mock/health", nil)
 			if err != nil {
 				return err
 			}
@@ -114,9 +106,9 @@ func healthcheckCommand() *cli.Command {
 				Status string `json:"status"`
 			}
 			if err := json.Unmarshal(body, &h); err != nil || h.Status != "ok" {
-				return fmt.Errorf("the mock at %s is not healthy: its health endpoint answered %s", base, clip(body))
+				return fmt.Errorf("the mock at %s is not healthy: its health endpoint answered %s", admin.base, clip(body))
 			}
-			fmt.Fprintf(c.App.Writer, "zoommock at %s is healthy\n", base)
+			fmt.Fprintf(c.App.Writer, "zoommock at %s is healthy\n", admin.base)
 			return nil
 		},
 	}
@@ -126,6 +118,25 @@ func healthcheckCommand() *cli.Command {
 // Without it urfave/cli prints "Incorrect Usage" and the whole help on stdout, where emit's
 // JSON answer belongs.
 func quietUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+
+// adminClient calls the admin API of the running mock that the flags of emit or healthcheck name.
+type adminClient struct {
+	base    string // http://host:port
+	timeout time.Duration
+	token   string // bearer token, if any
+}
+
+func newAdminClient(c *cli.Context) (adminClient, error) {
+	base, err := mockBaseURL(c)
+	if err != nil {
+		return adminClient{}, err
+	}
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		return adminClient{}, usagef("--timeout %v: must be positive", timeout)
+	}
+	return adminClient{base: base, timeout: timeout, token: c.String("admin-token")}, nil
+}
 
 // mockBaseURL is the http://host:port of the mock from --url or --addr.
 func mockBaseURL(c *cli.Context) (string, error) {
@@ -160,14 +171,6 @@ func localAddr(addr string) (string, error) {
 		host = "::1"
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-func positiveTimeout(c *cli.Context) (time.Duration, error) {
-	d := c.Duration("timeout")
-	if d <= 0 {
-		return 0, usagef("--timeout %v: must be positive", d)
-	}
-	return d, nil
 }
 
 // readEvent reads the event from path ("-" is r) and checks that it is JSON, so a typo is named
@@ -208,20 +211,21 @@ func position(data []byte, off int64) (line, col int) {
 	return line, len(before) - bytes.LastIndexByte(before, '\n')
 }
 
-// adminRequest calls the admin API and returns the body of a 2xx answer. Every failure reads as
-// what to fix: a mock that is not running, a timeout, or the mock's own {"error":...} message.
-func adminRequest(ctx context.Context, timeout time.Duration, method, target, token string, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// call sends method path (with its query) to the admin API and returns the body of a 2xx answer.
+// Every failure reads as what to fix: a mock that is not running, a timeout, or the mock's own
+// {"error":...} message.
+func (a adminClient) call(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, usagef("failed to build the request to %s: %w", target, err)
+		return nil, usagef("failed to build the request to %s: %w", a.base+path, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	// One request, then exit: no connection pool, and no proxy between a test and its mock.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
@@ -232,14 +236,14 @@ func adminRequest(ctx context.Context, timeout time.Duration, method, target, to
 		case errors.Is(err, syscall.ECONNREFUSED):
 			return nil, fmt.Errorf("no mock answers at %s: start it with zoommock serve (or point --addr/--url at it)", where)
 		case errors.Is(err, context.DeadlineExceeded):
-			return nil, fmt.Errorf("the mock at %s did not answer within %v (--timeout)", where, timeout)
+			return nil, fmt.Errorf("the mock at %s did not answer within %v (--timeout)", where, a.timeout)
 		}
 		return nil, fmt.Errorf("failed to reach the mock at %s: %w", where, err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the answer of %s %s: %w", method, target, err)
+		return nil, fmt.Errorf("failed to read the answer of %s %s: %w", method, req.URL.Path, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return answer, nil
