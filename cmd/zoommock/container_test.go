@@ -384,13 +384,7 @@ func TestComposeFile(t *testing.T) {
 	if mock.env["ZOOMMOCK_ADMIN_TOKEN"] == "" {
 		t.Errorf("compose must set ZOOMMOCK_ADMIN_TOKEN: tests reach the admin API from outside the container")
 	}
-	known := serveEnvVars()
-	for _, name := range mock.envOrder {
-		if !known[name] {
-			t.Errorf("the zoommock service sets %s, which no flag of zoommock serve reads", name)
-		}
-	}
-	checkEnvNames(t, composePath, known, "zoommock serve")
+	checkEnvNames(t, composePath, serveEnvVars(), "zoommock serve")
 	checkEnvNames(t, filepath.Join(filepath.Dir(composePath), "README.md"),
 		envVarsOf(serveCommand(), emitCommand(), healthcheckCommand()), "zoommock")
 
