@@ -22,6 +22,9 @@ func (s *Server) routes() *http.ServeMux {
 	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			if status, msg := s.adminAllowed(r); status != 0 {
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="zoommock admin API"`)
+				}
 				writeJSON(w, status, adminError{Error: msg})
 				return
 			}
@@ -94,6 +97,14 @@ func (s *Server) routes() *http.ServeMux {
 		return map[string]bool{"reset": true}, nil
 	})
 	mux.HandleFunc("/_mock/", func(w http.ResponseWriter, r *http.Request) {
+		// This catch-all also receives a known path with the wrong method (the mux answers 405
+		// only when no pattern matches at all): say so with 405 and Allow, as HTTP clients expect.
+		if allowed := allowedMethods(mux, r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, adminError{Error: fmt.Sprintf("%s is not allowed on %s: use %s",
+				r.Method, r.URL.Path, strings.Join(allowed, " or "))})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, adminError{Error: fmt.Sprintf("no admin endpoint %s %s: the admin API has %s",
 			r.Method, r.URL.Path, strings.Join(adminEndpoints, ", "))})
 	})
@@ -101,6 +112,19 @@ func (s *Server) routes() *http.ServeMux {
 		http.Error(w, fmt.Sprintf("zoommock serves POST /oauth/token, GET /ws and the admin API under /_mock/; nothing at %s", r.URL.Path), http.StatusNotFound)
 	})
 	return mux
+}
+
+// allowedMethods lists the methods for which the mux has an admin endpoint at r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.WithContext(r.Context()) // a shallow copy whose method may change
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/_mock/" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 var adminEndpoints = []string{
@@ -118,7 +142,10 @@ var errBadAdminRequest = errors.New("bad request")
 
 // adminStatus maps an error to its HTTP status.
 func adminStatus(err error) int {
+	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnknownConnection), errors.Is(err, ErrUnknownSubscription):
 		return http.StatusNotFound
 	case errors.Is(err, ErrBadEvent), errors.Is(err, errBadAdminRequest):
@@ -138,8 +165,8 @@ func (s *Server) adminAllowed(r *http.Request) (int, string) {
 		return http.StatusForbidden, "the admin API answers non-loopback clients only with a bearer token: " +
 			"start the mock with --admin-token (ZOOMMOCK_ADMIN_TOKEN) and send Authorization: Bearer <token>"
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.cfg.AdminToken)) != 1 {
 		return http.StatusUnauthorized, "missing or wrong admin token: send Authorization: Bearer <the --admin-token value>"
 	}
 	return 0, ""

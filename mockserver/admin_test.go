@@ -88,7 +88,7 @@ func TestAdminErrors(t *testing.T) {
 		{"POST", "/_mock/connections/close", `{"code":1006}`, 400, "1005, 1006 or 1015"},
 		{"POST", "/_mock/connections/close", `{"code":"x"}`, 400, "cannot unmarshal"},
 		{"GET", "/_mock/nothing", "", 404, "no admin endpoint GET /_mock/nothing"},
-		{"POST", "/_mock/health", "", 404, "GET /_mock/health"},
+		{"POST", "/_mock/health", "", 405, "GET"},
 	}
 	for _, tt := range tests {
 		status, body := do(t, mustRequest(t, tt.method, ts.URL+tt.path, tt.body))
