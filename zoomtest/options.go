@@ -98,7 +98,9 @@ func WithHeartbeatClose(code int, reason string) Option {
 
 // WithEmptyTokenText sets the build_connection content for a connection without access_token
 // (default "token is empty", as seen from Zoom).
-func WithEmptyTokenText(text string) Option { return func(s *settings) { s.mock.EmptyTokenText = text } }
+func WithEmptyTokenText(text string) Option {
+	return func(s *settings) { s.mock.EmptyTokenText = text }
+}
 
 // WithInvalidTokenText sets the build_connection content for a wrong or expired token (default
 // "Token is invalid", Zoom since 2025). "Invalid Token" is the text before: a client must survive
