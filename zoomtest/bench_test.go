@@ -38,7 +38,7 @@ func BenchmarkNewServer(b *testing.B) {
 		hs := httptest.NewServer(http.NotFoundHandler())
 		hs.Close()
 		mid := time.Now()
-		zoomtest.NewServer(tb, zoomtest.WithLogger(nil))
+		zoomtest.NewServer(tb)
 		tb.finish()
 		base, ours = base+mid.Sub(start), ours+time.Since(mid)
 	}
