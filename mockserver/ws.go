@@ -204,6 +204,9 @@ func (c *conn) readLoop() {
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
+			// Off the subscription before the close is journaled, so that whoever sees the close
+			// entry no longer finds the connection open (nor routes events to it).
+			c.unsubscribe()
 			c.finish(err)
 			return
 		}
