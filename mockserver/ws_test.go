@@ -1,6 +1,8 @@
 package mockserver
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -38,4 +40,45 @@ func TestClosedConnectionIsNotOpen(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestSetFaultsWhileConnecting switches faults while connections are being accepted: SetFaults
+// reaches a connection that is registered but whose expiry timer is not armed yet, which once
+// panicked with the connection's lock held and hung the server's shutdown.
+func TestSetFaultsWhileConnecting(t *testing.T) {
+	t.Parallel()
+	// A logger that is slow on "connection open" widens the window to make the race certain.
+	ts := start(t, Config{ConnectionPolicy: FanOut, Logger: slog.New(slowOpenHandler{})})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				ts.SetFaults(Faults{StopHeartbeatReplies: true})
+			}
+		}
+	}()
+	for range 20 {
+		ts.connect(t)
+	}
+	close(stop)
+	<-done
+}
+
+// slowOpenHandler discards logs, taking 2ms over each "connection open".
+type slowOpenHandler struct{}
+
+func (slowOpenHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h slowOpenHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h slowOpenHandler) WithGroup(string) slog.Handler          { return h }
+
+func (slowOpenHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "connection open" {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
 }
