@@ -19,9 +19,10 @@
 //
 // The test steers it: Emit events, close or drop connections, expire or invalidate tokens, and
 // switch faults on (stop answering heartbeats, delay, backdate or duplicate events). The waiters
-// (WaitForConnection, WaitForHeartbeats, WaitFor) block until the client has done something, and
-// when it does not, fail the test with what it did instead: "no connection within 2s; the
-// client's last attempt (c1) failed: token is empty (no access_token in the query string)".
+// (WaitForConnection, WaitForHeartbeats, WaitForClose, WaitFor) block until the client has done
+// something, and when it does not, fail the test with what it did instead: "no connection within
+// 2s; the client's last attempt (c1) failed: token is empty (no access_token in the query
+// string)".
 // Journal returns everything the mock saw as typed entries for go-cmp; Mistakes and CheckClient
 // turn them into sentences about what the client did wrong.
 //

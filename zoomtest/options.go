@@ -37,8 +37,8 @@ func newSettings(opts []Option) settings {
 	return s
 }
 
-// WithWaitTimeout bounds the waiters (WaitForConnection, WaitForHeartbeats, WaitFor) when their
-// context has no deadline (default 5s).
+// WithWaitTimeout bounds the waiters (WaitForConnection, WaitForHeartbeats, WaitForClose,
+// WaitFor) when their context has no deadline (default 5s).
 func WithWaitTimeout(d time.Duration) Option { return func(s *settings) { s.waitTimeout = d } }
 
 // WithApps replaces the development app by apps, for tests of several apps or subscriptions.

@@ -65,7 +65,7 @@ func TestWaitersSayWhatTheClientDid(t *testing.T) {
 			client: func(t *testing.T, srv *zoomtest.Server) {
 				readClose(t, connect(t, srv))
 			},
-			want: `^zoomtest: no connection within 200ms; connection c1 was closed by the server \(1000 heartbeat timeout\): no heartbeat for \d+ms: connection closed, and the client did not reconnect$`,
+			want: `^zoomtest: no connection within 200ms; connection c1 was closed by the server \(1000 heartbeat timeout\): no heartbeat for [\d.]+m?s: connection closed, and the client did not reconnect$`,
 		},
 		{
 			name: "heartbeat as plain text",
@@ -84,7 +84,7 @@ func TestWaitersSayWhatTheClientDid(t *testing.T) {
 				send(t, connect(t, srv), heartbeat)
 			},
 			wait: func(ctx context.Context, srv *zoomtest.Server) { srv.WaitForHeartbeats(ctx, 3) },
-			want: `^zoomtest: 1 of 3 heartbeats within 200ms; connection c1 is open; the client sent 1 heartbeat\(s\) on it, the last \d+ms ago$`,
+			want: `^zoomtest: 1 of 3 heartbeats within 200ms; connection c1 is open; the client sent 1 heartbeat\(s\) on it, the last [\d.]+m?s ago$`,
 		},
 		{
 			name:   "waiting for an entry",
@@ -139,7 +139,7 @@ func TestCheckClientListsMistakes(t *testing.T) {
 	readFrame(t, ws)
 	send(t, ws, "heartbeat")
 	readClose(t, ws)
-	srv.WaitFor(ctx, "close of c1", func(e mockserver.Entry) bool { return e.Connection == "c1" && e.Close != nil })
+	srv.WaitForClose(ctx, "c1")
 	// c2, c3: a token Zoom refused is used again.
 	srv.InvalidateTokens()
 	readFrame(t, dial(t, srv.WebSocketURL()+"&access_token="+tok, nil))
@@ -147,13 +147,13 @@ func TestCheckClientListsMistakes(t *testing.T) {
 	// c4: ends its TCP connection without a close frame.
 	ws = connect(t, srv)
 	_ = ws.NetConn().Close()
-	srv.WaitFor(ctx, "close of c4", func(e mockserver.Entry) bool { return e.Connection == "c4" && e.Close != nil })
+	srv.WaitForClose(ctx, "c4")
 
 	fake.run(srv.CheckClient)
 	want := `^zoomtest: the client did 5 thing\(s\) Zoom would not accept:
 	connection c1: the client sent an Authorization header, which Zoom ignores: the token belongs in \?access_token=
 	connection c1 sent "heartbeat": not a heartbeat: the frame is not a JSON object \(send \{"module":"heartbeat"\}\)
-	connection c1 was closed by the server \(1000 heartbeat timeout\): no heartbeat for \d+ms: connection closed
+	connection c1 was closed by the server \(1000 heartbeat timeout\): no heartbeat for [\d.]+m?s: connection closed
 	connection c3 used token t1 again after Zoom refused it on c2: after a build_connection failure, fetch a new token
 	connection c4 ended without a close frame from the client: the client's TCP connection ended without a close frame$`
 	if len(fake.errors) != 1 || !regexp.MustCompile(want).MatchString(fake.errors[0]) {
@@ -183,7 +183,7 @@ func TestCheckClientPassesAGoodClient(t *testing.T) {
 	srv.ExpireTokens()
 	readFrame(t, dial(t, srv.WebSocketURL()+"&access_token="+tok, nil))
 	closeClean(t, connect(t, srv))
-	srv.WaitFor(ctxFor(t), "close of c3", func(e mockserver.Entry) bool { return e.Connection == "c3" && e.Close != nil })
+	srv.WaitForClose(ctxFor(t), "c3")
 	fake.run(srv.CheckClient)
 	if fake.Failed() {
 		t.Errorf("CheckClient failed a good client: %q", fake.errors)

@@ -57,7 +57,7 @@ func TestSession(t *testing.T) {
 	if f := readFrame(t, ws); f.Module != "heartbeat" || !f.Success || f.Content != "live" {
 		t.Errorf("heartbeat reply = %+v", f)
 	}
-	srv.WaitForHeartbeats(ctx, 0) // n=0 returns at once
+	srv.WaitForHeartbeats(ctx, 1)
 
 	res := srv.Emit(zoomtest.MeetingStarted().With("payload.object.topic", "Standup"))
 	if res.Delivered != 1 || res.Dropped || len(res.TrackingIDs) != 1 {

@@ -30,29 +30,37 @@ func (s *Server) WaitForConnection(ctx context.Context) mockserver.ConnectionInf
 	return newest
 }
 
-// WaitForHeartbeats waits until the client has sent n more heartbeats, counted from the call, on
-// connections that passed build_connection. When ctx ends first it fails the test with how many
-// came and why the others did not, for example "1 of 3 heartbeats within 2s; connection c1 was
-// closed by the server (1000 heartbeat timeout): no heartbeat for 120ms: connection closed".
+// WaitForHeartbeats waits until the newest connection that passed build_connection (the one
+// WaitForConnection returns) has sent n heartbeats, counted from its opening, so a heartbeat sent
+// just before the call counts. When ctx ends first it fails the test with how many came and why
+// the others did not, for example "1 of 3 heartbeats within 2s; connection c1 was closed by the
+// server (1000 heartbeat timeout): no heartbeat for 120ms: connection closed".
 func (s *Server) WaitForHeartbeats(ctx context.Context, n int) {
 	s.t.Helper()
-	var after uint64
-	if j := s.mock.Journal(); len(j) > 0 {
-		after = j[len(j)-1].Seq
-	}
 	got := 0
 	count := func() bool {
-		got = 0
-		for _, e := range s.mock.Journal() {
-			if e.Seq > after && isHeartbeat(e) {
-				got++
-			}
-		}
+		got = heartbeatsOfNewest(s.mock.Journal())
 		return got >= n
 	}
 	if done, within := s.wait(ctx, count); !done {
 		s.t.Fatalf("zoomtest: %d of %d heartbeats %s; %s", got, n, within, activity(s.mock.Journal()))
 	}
+}
+
+// heartbeatsOfNewest counts the heartbeats of the newest connection that passed build_connection.
+// It reads the journal rather than ConnectionInfo.Heartbeats, which the mock updates a moment
+// after the journal entry that wakes a waiter.
+func heartbeatsOfNewest(journal []mockserver.Entry) int {
+	newest, n := "", 0
+	for _, e := range journal {
+		switch {
+		case e.Kind == mockserver.KindConnectionOpen && e.Open.Success:
+			newest, n = e.Connection, 0
+		case isHeartbeat(e) && e.Connection == newest:
+			n++
+		}
+	}
+	return n
 }
 
 // WaitFor waits until the journal holds an entry that match accepts, and returns the first. It
@@ -74,6 +82,16 @@ func (s *Server) WaitFor(ctx context.Context, what string, match func(mockserver
 		s.t.Fatalf("zoomtest: no %s %s; %s", what, within, activity(s.mock.Journal()))
 	}
 	return hit
+}
+
+// WaitForClose waits until connection connectionID ("c1", from WaitForConnection) has ended and
+// returns its close entry: who ended it, how, and the mock's note. A test that breaks a connection
+// waits for this before it waits for the client to reconnect.
+func (s *Server) WaitForClose(ctx context.Context, connectionID string) mockserver.Entry {
+	s.t.Helper()
+	return s.WaitFor(ctx, "close of connection "+connectionID, func(e mockserver.Entry) bool {
+		return e.Kind == mockserver.KindConnectionClose && e.Connection == connectionID
+	})
 }
 
 // wait checks cond now and after every change of the mock's state until it holds or ctx ends,
