@@ -324,8 +324,10 @@ func (c *Consumer) readError(ws *websocket.Conn, err error) error {
 	return fmt.Errorf("failed to read: %w", err)
 }
 
-// heartbeat sends {"module":"heartbeat"} every interval until stop is closed. A failed write ends
-// it: the read loop sees the broken connection too.
+// heartbeat sends {"module":"heartbeat"} every interval until stop is closed. A heartbeat that
+// cannot be written within the dead-connection time means a dead connection; and after a failed
+// write the connection cannot write anything again (gorilla/websocket keeps the error), not even
+// a close frame. So it closes the connection, which ends the read loop and starts a reconnection.
 func (c *Consumer) heartbeat(ws *websocket.Conn, stop <-chan struct{}) {
 	tick := time.NewTicker(c.every)
 	defer tick.Stop()
@@ -334,8 +336,10 @@ func (c *Consumer) heartbeat(ws *websocket.Conn, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-tick.C:
-			_ = ws.SetWriteDeadline(time.Now().Add(c.every))
+			_ = ws.SetWriteDeadline(time.Now().Add(c.deadAfter))
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"module":"heartbeat"}`)); err != nil {
+				c.log.Warn("failed to send a heartbeat: closing the connection", "err", err)
+				ws.Close()
 				return
 			}
 		}
