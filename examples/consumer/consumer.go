@@ -7,7 +7,7 @@
 //   - notices a dead connection (no frame from Zoom for 75 seconds: heartbeat replies stopped) and
 //     reconnects, with exponential backoff and jitter, after any drop or close;
 //   - fetches a new token when Zoom refuses the old one, whatever words it uses ("Invalid Token"
-//     until 2024, "Token is invalid" since);
+//     in 2023, "Token is invalid" since 2025);
 //   - decodes each event (the frame's content is the webhook body as a JSON string), verifies its
 //     x-zm-signature with the app's secret token, and drops duplicates by x-zm-trackingid;
 //   - stops on its context: a close frame to Zoom, every goroutine ended, Run returns.

@@ -147,7 +147,7 @@ func TestSurvives(t *testing.T) {
 			func(_ context.Context, srv *zoomtest.Server) { srv.ExpireTokens() }, "server", true,
 		},
 		{
-			// The words Zoom used until 2024; a client must not depend on them.
+			// Zoom's words in 2023 ("Token is invalid" since 2025): a client must not depend on them.
 			"Invalid Token on reconnect", []zoomtest.Option{zoomtest.WithInvalidTokenText("Invalid Token")},
 			func(_ context.Context, srv *zoomtest.Server) {
 				srv.InvalidateTokens()
