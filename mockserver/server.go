@@ -21,11 +21,13 @@ var ErrClosed = errors.New("mock server is closed")
 // /_mock/, plus the lifecycle of every WebSocket it accepted (http.Server does not track hijacked
 // connections, so Shutdown does).
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	mux      *http.ServeMux
-	journal  *journal
-	upgrader websocket.Upgrader
+	cfg       Config
+	log       *slog.Logger
+	mux       *http.ServeMux
+	admin     *http.ServeMux // the admin API, built at its first request (see routes)
+	adminOnce sync.Once
+	journal   *journal
+	upgrader  websocket.Upgrader
 
 	mu       sync.Mutex
 	tokens   *tokenStore

@@ -204,6 +204,9 @@ func (c *conn) readLoop() {
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
+			// Off the subscription before the close is journaled, so that whoever sees the close
+			// entry no longer finds the connection open (nor routes events to it).
+			c.unsubscribe()
 			c.finish(err)
 			return
 		}
@@ -302,7 +305,9 @@ func (c *conn) checkExpiry() {
 	now := time.Now()
 	if !on || now.Before(expires) {
 		c.mu.Lock()
-		if !c.dead && now.Before(expires) {
+		// The timer is nil while authenticate has registered the connection but not armed it yet
+		// (SetFaults and ExpireTokens can call this then); authenticate arms it next.
+		if !c.dead && now.Before(expires) && c.expiryTimer != nil {
 			c.expiryTimer.Reset(expires.Sub(now))
 		}
 		c.mu.Unlock()
