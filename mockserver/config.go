@@ -260,13 +260,16 @@ func (c Config) validate() error {
 	if c.LiveTokens < 0 {
 		return fmt.Errorf("LiveTokens %d: must be 0 (unlimited) or more", c.LiveTokens)
 	}
-	for name, cs := range map[string]CloseSpec{
-		"HeartbeatClose": c.HeartbeatClose, "AuthFailureClose": c.AuthFailureClose,
-		"SubscriptionFailureClose": c.SubscriptionFailureClose, "KickClose": c.KickClose,
-		"RejectNewClose": c.RejectNewClose, "TokenExpiryClose": c.TokenExpiryClose,
+	for _, f := range []struct {
+		name string
+		cs   CloseSpec
+	}{
+		{"HeartbeatClose", c.HeartbeatClose}, {"AuthFailureClose", c.AuthFailureClose},
+		{"SubscriptionFailureClose", c.SubscriptionFailureClose}, {"KickClose", c.KickClose},
+		{"RejectNewClose", c.RejectNewClose}, {"TokenExpiryClose", c.TokenExpiryClose},
 	} {
-		if _, err := ParseCloseSpec(cs.String()); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if _, err := ParseCloseSpec(f.cs.String()); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
 	}
 	return validateApps(c.Apps)
@@ -279,9 +282,11 @@ func validateApps(apps []App) error {
 	subs := map[string]string{}
 	for i, a := range apps {
 		field := func(name string) string { return fmt.Sprintf("apps[%d].%s", i, name) }
-		for name, v := range map[string]string{"clientId": a.ClientID, "clientSecret": a.ClientSecret, "accountId": a.AccountID, "secretToken": a.SecretToken} {
-			if v == "" {
-				return fmt.Errorf("%s is empty: every app needs clientId, clientSecret, accountId and secretToken", field(name))
+		for _, f := range []struct{ name, value string }{
+			{"clientId", a.ClientID}, {"clientSecret", a.ClientSecret}, {"accountId", a.AccountID}, {"secretToken", a.SecretToken},
+		} {
+			if f.value == "" {
+				return fmt.Errorf("%s is empty: every app needs clientId, clientSecret, accountId and secretToken", field(f.name))
 			}
 		}
 		if j, dup := clients[a.ClientID]; dup {

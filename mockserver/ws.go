@@ -48,6 +48,23 @@ type conn struct {
 	hbTimer     *time.Timer
 	expiryTimer *time.Timer
 	graceTimer  *time.Timer
+	timers      sync.WaitGroup // timer callbacks running; cleanup waits for them
+}
+
+// owned wraps a timer callback so that cleanup waits for it: it does nothing once the connection
+// is cleaned up, and cleanup does not return while it runs.
+func (c *conn) owned(f func()) func() {
+	return func() {
+		c.mu.Lock()
+		if c.dead {
+			c.mu.Unlock()
+			return
+		}
+		c.timers.Add(1)
+		c.mu.Unlock()
+		defer c.timers.Done()
+		f()
+	}
 }
 
 // outFrame is one frame waiting for the writer.
@@ -193,9 +210,9 @@ func (c *conn) authenticate(r *http.Request) {
 	}
 	c.mu.Lock()
 	if s.cfg.HeartbeatTimeout > 0 {
-		c.hbTimer = time.AfterFunc(s.cfg.HeartbeatTimeout, c.checkHeartbeat)
+		c.hbTimer = time.AfterFunc(s.cfg.HeartbeatTimeout, c.owned(c.checkHeartbeat))
 	}
-	c.expiryTimer = time.AfterFunc(time.Until(expires), c.checkExpiry)
+	c.expiryTimer = time.AfterFunc(time.Until(expires), c.owned(c.checkExpiry))
 	c.mu.Unlock()
 }
 
@@ -252,6 +269,15 @@ func (c *conn) handleFrame(mt int, data []byte) {
 	if c.sub == nil && entry.Note == "" {
 		entry.Note = "frame on a connection that failed build_connection: ignored"
 	}
+	// Count before journaling: a waiter woken by the entry must find the count already updated.
+	silent := false
+	if isBeat && c.sub != nil {
+		c.beats.Add(1)
+		s.mu.Lock()
+		s.stats.HeartbeatsReceived++
+		silent = s.faults.StopHeartbeatReplies
+		s.mu.Unlock()
+	}
 	s.journal.add(entry)
 	if entry.Note != "" {
 		s.log.Warn("client frame ignored", "conn", c.id, "why", entry.Note)
@@ -265,11 +291,6 @@ func (c *conn) handleFrame(mt int, data []byte) {
 	if !isBeat {
 		return
 	}
-	c.beats.Add(1)
-	s.mu.Lock()
-	s.stats.HeartbeatsReceived++
-	silent := s.faults.StopHeartbeatReplies
-	s.mu.Unlock()
 	if !silent {
 		c.enqueue(outFrame{data: wire.HeartbeatReply.Marshal(), entry: FrameEntry{Module: wire.ModuleHeartbeat}})
 	}
@@ -358,10 +379,15 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 		for i := range batch {
 			if err := c.write(&batch[i]); err != nil {
-				c.s.log.Info("failed to write to client: dropping it", "conn", c.id, "err", err)
 				c.mu.Lock()
 				c.queue, c.writing = nil, false
 				c.mu.Unlock()
+				if errors.Is(err, websocket.ErrCloseSent) {
+					// The close handshake is under way (the client closed first and gorilla
+					// answered it): the connection is ending, not failing.
+					return
+				}
+				c.s.log.Info("failed to write to client: dropping it", "conn", c.id, "err", err)
 				c.drop()
 				return
 			}
@@ -407,7 +433,7 @@ func (c *conn) close(cs CloseSpec, note string) {
 	c.closing = true
 	c.closeSent = &cs
 	c.closeNote = note
-	c.graceTimer = time.AfterFunc(c.s.cfg.CloseGrace, c.drop)
+	c.graceTimer = time.AfterFunc(c.s.cfg.CloseGrace, c.owned(c.drop))
 	c.mu.Unlock()
 	c.unsubscribe()
 	c.enqueue(outFrame{close: &cs})
@@ -482,6 +508,7 @@ func (c *conn) cleanup() {
 	c.mu.Unlock()
 	_ = c.ws.NetConn().Close()
 	c.writer.Wait()
+	c.timers.Wait()
 	c.s.mu.Lock()
 	delete(c.s.conns, c.id)
 	c.s.mu.Unlock()

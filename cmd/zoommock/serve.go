@@ -103,16 +103,19 @@ func serverConfig(c *cli.Context) (mockserver.Config, error) {
 	if cfg.ReadLimit <= 0 || cfg.WriteTimeout <= 0 {
 		return cfg, usagef("--read-limit and --write-timeout must be positive")
 	}
-	for flag, dst := range map[string]*mockserver.CloseSpec{
-		"heartbeat-close": &cfg.HeartbeatClose, "kick-close": &cfg.KickClose, "reject-new-close": &cfg.RejectNewClose,
-		"auth-failure-close": &cfg.AuthFailureClose, "subscription-failure-close": &cfg.SubscriptionFailureClose,
-		"token-expiry-close": &cfg.TokenExpiryClose,
+	for _, f := range []struct {
+		flag string
+		dst  *mockserver.CloseSpec
+	}{
+		{"heartbeat-close", &cfg.HeartbeatClose}, {"kick-close", &cfg.KickClose}, {"reject-new-close", &cfg.RejectNewClose},
+		{"auth-failure-close", &cfg.AuthFailureClose}, {"subscription-failure-close", &cfg.SubscriptionFailureClose},
+		{"token-expiry-close", &cfg.TokenExpiryClose},
 	} {
-		cs, err := mockserver.ParseCloseSpec(c.String(flag))
+		cs, err := mockserver.ParseCloseSpec(c.String(f.flag))
 		if err != nil {
-			return cfg, usagef("--%s: %w", flag, err)
+			return cfg, usagef("--%s: %w", f.flag, err)
 		}
-		*dst = cs
+		*f.dst = cs
 	}
 	if path := c.String("config"); path != "" {
 		for _, f := range []string{"client-id", "client-secret", "account-id", "subscription-id", "secret-token", "verification-token"} {
