@@ -1,0 +1,3 @@
+package cassettes
+
+func runHelper(mode string) int { return 2 }
