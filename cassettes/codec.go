@@ -3,6 +3,7 @@ package cassettes
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -588,11 +589,14 @@ func parseHeader(line []byte) (h Header, newerMinor bool, err error) {
 	}
 	var w wireHeader
 	if err := json.Unmarshal(line, &w); err != nil {
-		field := ""
-		if te, ok := err.(*json.UnmarshalTypeError); ok {
-			field = te.Field
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return h, false, &RecordError{Line: 1, Msg: err.Error()}
 		}
-		return h, false, &RecordError{Line: 1, Field: field, Msg: err.Error()}
+		if field, _, _ := strings.Cut(te.Field, "."); field == "meta" {
+			return h, false, &RecordError{Line: 1, Field: field, Msg: "want an object of strings, got a " + te.Value + " in it"}
+		}
+		return h, false, &RecordError{Line: 1, Field: te.Field, Msg: "want a string, got a " + te.Value}
 	}
 	h = Header{Format: w.Format, Version: w.Version, Recorder: w.Recorder, Meta: w.Meta}
 	if w.Created != "" {

@@ -1,6 +1,7 @@
 package cassettes
 
 import (
+	"cmp"
 	"io"
 	"runtime"
 	"sync"
@@ -39,28 +40,36 @@ const (
 	batchBytes = 512 << 10
 )
 
-// readRest reads the remaining records. With one CPU it calls Next; with more,
-// one goroutine reads lines into batches, workers parse them, and this
-// goroutine collects the batches in order.
+// readRest reads the remaining records. It reads a first batch of lines; if
+// that is all there is, or there is one CPU, it parses in this goroutine.
+// Otherwise one goroutine reads batches, workers parse them, and this
+// goroutine collects them in order.
 func (r *Reader) readRest() ([]Record, error) {
-	workers := min(runtime.GOMAXPROCS(0), 4)
-	if workers < 2 {
-		var recs []Record
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				return recs, nil
-			}
-			if err != nil {
-				return recs, err
-			}
-			recs = append(recs, rec)
-		}
-	}
 	if r.err != nil {
 		return nil, r.finalErr()
 	}
+	var recs []Record
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	b := r.readBatch(nil)
+	for b.end == nil && workers < 2 {
+		if b.parse(&r.lex, r.newerMinor); b.err != nil {
+			r.err = b.err
+			return append(recs, b.recs...), r.finalErr()
+		}
+		recs = append(recs, b.recs...)
+		b = r.readBatch(b.buf[:0])
+	}
+	if b.end != nil {
+		b.parse(&r.lex, r.newerMinor)
+		r.err = cmp.Or(b.err, b.end)
+		return append(recs, b.recs...), r.finalErr()
+	}
+	return r.readParallel(b, workers)
+}
 
+// readParallel reads the rest of the input with workers parsing goroutines,
+// starting with the batch first.
+func (r *Reader) readParallel(first *batch, workers int) ([]Record, error) {
 	work := make(chan *batch, workers)
 	ordered := make(chan *batch, 2*workers)
 	free := make(chan []byte, 3*workers) // line buffers to reuse
@@ -71,7 +80,7 @@ func (r *Reader) readRest() ([]Record, error) {
 		defer wg.Done()
 		defer close(ordered)
 		defer close(work)
-		r.produce(work, ordered, free, stop)
+		r.produce(first, work, ordered, free, stop)
 	}()
 	for range workers {
 		go func() {
@@ -95,20 +104,13 @@ func (r *Reader) readRest() ([]Record, error) {
 		case free <- b.buf[:0]: // the records hold copies
 		default:
 		}
-		if b.err != nil {
-			err = b.err
-		} else if b.end != nil {
-			err = b.end
-		}
+		err = cmp.Or(b.err, b.end)
 		if err != nil {
 			close(stop)
 		}
 	}
 	wg.Wait()
-	if err == nil {
-		err = io.EOF
-	}
-	r.err = err
+	r.err = cmp.Or(err, io.EOF)
 	return recs, r.finalErr()
 }
 
@@ -120,32 +122,31 @@ func (r *Reader) finalErr() error {
 	return r.err
 }
 
-// produce reads lines into batches and sends each to a worker and, in order,
-// to the collector, until the input ends, fails, or stop is closed.
-func (r *Reader) produce(work, ordered chan<- *batch, free <-chan []byte, stop <-chan struct{}) {
+// readBatch reads the next lines into a batch, reusing buf.
+func (r *Reader) readBatch(buf []byte) *batch {
+	b := &batch{buf: buf, done: make(chan struct{})}
+	for len(b.jobs) < batchLines && len(b.buf) < batchBytes {
+		job, err := r.nextLine()
+		if err != nil {
+			b.end = err
+			break
+		}
+		b.buf = append(b.buf, job.line...)
+		b.ends = append(b.ends, len(b.buf))
+		b.jobs = append(b.jobs, job)
+	}
+	start := 0
+	for i, end := range b.ends {
+		b.jobs[i].line = b.buf[start:end:end]
+		start = end
+	}
+	return b
+}
+
+// produce sends first, then batches it reads, to a worker and, in order, to
+// the collector, until the input ends, fails, or stop is closed.
+func (r *Reader) produce(b *batch, work, ordered chan<- *batch, free <-chan []byte, stop <-chan struct{}) {
 	for {
-		b := &batch{done: make(chan struct{})}
-		select {
-		case b.buf = <-free:
-		default:
-			b.buf = make([]byte, 0, batchBytes+batchBytes/4)
-		}
-		for len(b.jobs) < batchLines && len(b.buf) < batchBytes {
-			job, err := r.nextLine()
-			if err != nil {
-				b.end = err
-				break
-			}
-			b.buf = append(b.buf, job.line...)
-			b.ends = append(b.ends, len(b.buf))
-			job.line = nil
-			b.jobs = append(b.jobs, job)
-		}
-		start := 0
-		for i, end := range b.ends {
-			b.jobs[i].line = b.buf[start:end:end]
-			start = end
-		}
 		select {
 		case ordered <- b:
 		case <-stop:
@@ -160,10 +161,18 @@ func (r *Reader) produce(work, ordered chan<- *batch, free <-chan []byte, stop <
 		if b.end != nil {
 			return
 		}
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+			buf = make([]byte, 0, batchBytes+batchBytes/4)
+		}
+		b = r.readBatch(buf)
 	}
 }
 
-// parse parses the batch's lines, stopping at the first error.
+// parse parses the batch's lines, stopping at the first error, and closes
+// done.
 func (b *batch) parse(l *lexer, newerMinor bool) {
 	defer close(b.done)
 	b.recs = make([]Record, 0, len(b.jobs))
