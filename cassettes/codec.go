@@ -301,7 +301,7 @@ func internString(b []byte) string {
 	case "c1":
 		return "c1"
 	}
-	return string(b)
+	return textString(b)
 }
 
 // textField reads a text written by appendText: a JSON string, or a JSON
@@ -310,7 +310,7 @@ func (l *lexer) textField(field string) (string, error) {
 	switch l.next() {
 	case '{', '[':
 		raw, err := l.rawValue()
-		return string(raw), err
+		return textString(raw), err
 	case 0:
 		return "", l.fail("")
 	}
@@ -360,7 +360,7 @@ func (l *lexer) valuesField(field string) (map[string][]string, error) {
 	}
 	m := map[string][]string{}
 	err := l.object(func(key []byte) error {
-		k := string(key)
+		k := textString(key)
 		switch l.next() {
 		case '"':
 			v, err := l.str()

@@ -22,7 +22,8 @@ var volatileKeys = map[string]bool{
 	"x-zm-request-timestamp": true,
 }
 
-// volatileHeaders are HTTP headers that differ on every response.
+// volatileHeaders are HTTP headers that differ on every response (or are
+// there in one recording and not the other); Diff leaves them out.
 var volatileHeaders = []string{"Date", "X-Zm-Trackingid", "X-Zm-Signature", "X-Zm-Request-Timestamp"}
 
 // ignored replaces volatile values in what Diff compares.
@@ -134,7 +135,7 @@ func normalizeHeader(h http.Header) http.Header {
 	h = normalizeValues(h)
 	for k := range h {
 		if slices.Contains(volatileHeaders, http.CanonicalHeaderKey(k)) {
-			h[k] = []string{ignored}
+			delete(h, k)
 		}
 	}
 	return h

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -199,18 +198,25 @@ func (s *Summary) finish(conns map[string]*ConnSummary, events map[string]int, i
 // String lays the summary out in aligned lines.
 func (s Summary) String() string {
 	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "%-13s%s\n", label, fmt.Sprintf(format, args...))
+	}
 	h := s.Header
-	fmt.Fprintf(tw, "format\t%s %s", h.Format, h.Version)
+	about := h.Format + " " + h.Version
 	if !h.Created.IsZero() {
-		fmt.Fprintf(tw, ", created %s", h.Created.Format(time.RFC3339))
+		about += ", created " + h.Created.Format(time.RFC3339)
 	}
 	if h.Recorder != "" {
-		fmt.Fprintf(tw, " by %s", h.Recorder)
+		about += " by " + h.Recorder
 	}
-	fmt.Fprintf(tw, "\nrecords\t%d over %v\n", s.Records, s.Duration)
-	fmt.Fprintf(tw, "http\t%d exchanges, %d token requests (%d failed)\n", s.HTTPExchanges, s.TokenRequests, s.TokenFailures)
-	fmt.Fprintf(tw, "connections\t%d\n", len(s.Connections))
+	line("format", "%s", about)
+	line("records", "%d over %v", s.Records, s.Duration)
+	line("http", "%s, %s (%d failed)", plural(s.HTTPExchanges, "exchange"), plural(s.TokenRequests, "token request"), s.TokenFailures)
+	line("connections", "%d", len(s.Connections))
+	width := 0
+	for _, c := range s.Connections {
+		width = max(width, len(c.ID))
+	}
 	for _, c := range s.Connections {
 		end := "still open at the end"
 		if c.Close != nil {
@@ -218,26 +224,35 @@ func (s Summary) String() string {
 			if c.Close.Abrupt {
 				end += " without a close frame"
 			} else {
-				end += fmt.Sprintf(", %d %s", c.Close.Code, strconv.Quote(c.Close.Reason))
+				end += fmt.Sprintf(" (%d %s)", c.Close.Code, strconv.Quote(c.Close.Reason))
 			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s status %d, opened at %v, %s; %d client and %d server frames, %d events\n",
-			c.ID, c.Path, c.Status, c.Opened, end, c.ClientFrames, c.ServerFrames, c.Events)
+		fmt.Fprintf(&b, "  %-*s  %s status %d, opened at %v, %s; %d client and %d server frames, %s\n",
+			width, c.ID, c.Path, c.Status, c.Opened, end, c.ClientFrames, c.ServerFrames, plural(c.Events, "event"))
 	}
 	total := 0
+	width = 0
 	for _, e := range s.Events {
 		total += e.Count
+		width = max(width, len(e.Event))
 	}
-	fmt.Fprintf(tw, "events\t%d\n", total)
+	line("events", "%d", total)
 	for _, e := range s.Events {
-		fmt.Fprintf(tw, "  %s\t%d\n", e.Event, e.Count)
+		fmt.Fprintf(&b, "  %-*s  %d\n", width, e.Event, e.Count)
 	}
 	hb := s.Heartbeats
-	fmt.Fprintf(tw, "heartbeats\t%d from the client, %d answers", hb.Count, hb.Answers)
+	cadence := ""
 	if hb.Mean > 0 {
-		fmt.Fprintf(tw, "; every %v (min %v, max %v)", hb.Mean, hb.Min, hb.Max)
+		cadence = fmt.Sprintf("; every %v (min %v, max %v)", hb.Mean, hb.Min, hb.Max)
 	}
-	fmt.Fprintln(tw)
-	tw.Flush()
+	line("heartbeats", "%d from the client, %d answered%s", hb.Count, hb.Answers, cadence)
 	return b.String()
+}
+
+// plural formats "1 event" and "2 events".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

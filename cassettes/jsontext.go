@@ -365,7 +365,27 @@ func embeddable(b []byte) bool {
 // str consumes a JSON string and returns it as a new Go string.
 func (l *lexer) str() (string, error) {
 	b, err := l.stringBytes()
-	return string(b), err
+	return textString(b), err
+}
+
+// textString returns b as a string, each byte that is not valid UTF-8
+// replaced by U+FFFD, as encoding/json does: JSON text is UTF-8, and the
+// Writer makes the same replacement, so a record reads back as it was read.
+func textString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b)+8)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return string(out)
 }
 
 // number consumes a JSON number and returns its text.

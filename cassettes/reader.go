@@ -17,8 +17,8 @@ import (
 const MaxLineSize = 16 << 20
 
 // maxWindow is the largest zstd window a Reader accepts. The Writer uses
-// 1 MiB and the zstd command line at most 8 MiB below --ultra; the limit keeps
-// hostile input from allocating gigabytes.
+// 256 KiB and the zstd command line at most 8 MiB below --ultra; the limit
+// keeps hostile input from allocating gigabytes.
 const maxWindow = 16 << 20
 
 // zstdMagic starts every zstd frame; gzipMagic starts a gzip stream, which
