@@ -57,7 +57,11 @@ func (s *Server) adminRoutes() *http.ServeMux {
 		if err != nil {
 			return nil, fmt.Errorf("%w: failed to read the event: %w", errBadAdminRequest, err)
 		}
-		return s.Emit(r.URL.Query().Get("subscriptionId"), body)
+		sub, err := subscriptionParam(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.Emit(sub, body)
 	})
 	admin("GET /_mock/connections", func(http.ResponseWriter, *http.Request) (any, error) { return s.Connections(), nil })
 	admin("POST /_mock/connections/close", func(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -184,6 +188,21 @@ func (s *Server) adminAllowed(r *http.Request) (int, string) {
 	return 0, ""
 }
 
+// subscriptionParam reads ?subscriptionId=, refusing any other query parameter so that a typo
+// (subscription=, subscriptionid=) is an error instead of an event sent to every subscription.
+func subscriptionParam(r *http.Request) (string, error) {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "subscriptionId" {
+			return "", fmt.Errorf("%w: unknown query parameter %q: the only one is subscriptionId (leave it out to reach every subscription)", errBadAdminRequest, k)
+		}
+	}
+	if vs, ok := q["subscriptionId"]; ok && (len(vs) != 1 || vs[0] == "") {
+		return "", fmt.Errorf("%w: subscriptionId must be given once and not empty: leave it out to reach every subscription", errBadAdminRequest)
+	}
+	return q.Get("subscriptionId"), nil
+}
+
 // closeRequest is the body of the close endpoints.
 type closeRequest struct {
 	Code   int    `json:"code"`
@@ -217,10 +236,29 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, limit int64, v any) er
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%w: field %q: want a JSON %s, got a JSON %s", errBadAdminRequest, te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		}
 		return fmt.Errorf("%w: %s", errBadAdminRequest, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: unexpected data after the JSON object", errBadAdminRequest)
 	}
 	return nil
+}
+
+// jsonKind names a Go kind the way a JSON user knows it.
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "number"
+	case "bool":
+		return "boolean (true or false)"
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	}
+	return goKind
 }

@@ -89,13 +89,20 @@ type CloseSpec struct {
 func ParseCloseSpec(s string) (CloseSpec, error) {
 	codeText, reason, _ := strings.Cut(s, ":")
 	code, err := strconv.Atoi(strings.TrimSpace(codeText))
-	if err != nil || code < 1000 || code > 4999 || code == 1005 || code == 1006 || code == 1015 {
-		return CloseSpec{}, fmt.Errorf("bad close %q: want CODE or CODE:REASON with a code from 1000 to 4999 that may be sent (not 1005, 1006 or 1015)", s)
+	if err != nil || !SendableCloseCode(code) {
+		return CloseSpec{}, fmt.Errorf("bad close %q: want CODE or CODE:REASON with a code a peer accepts: 1000-1003, 1007-1014 or 3000-4999", s)
 	}
 	if len(reason) > 123 {
 		return CloseSpec{}, fmt.Errorf("bad close %q: a close reason may be at most 123 bytes", s)
 	}
 	return CloseSpec{Code: code, Reason: reason}, nil
+}
+
+// SendableCloseCode reports whether a close frame may carry code (RFC 6455 §7.4 and the IANA
+// registry): a client receives any other code, such as 1004, 1005, 1006, 1015 or 2000, as a
+// protocol error and reports 1006 instead, so the mock refuses to send them.
+func SendableCloseCode(code int) bool {
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
 }
 
 // String gives the CODE:REASON form ParseCloseSpec reads.
@@ -178,6 +185,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// JournalLimit is how many journal entries are kept; older ones are discarded (default 100000).
 	JournalLimit int
+	// JournalMaxBytes bounds the payloads and notes the journal holds (default 64 MiB), so a test
+	// that pushes large events for a long time does not grow the mock without bound; older entries
+	// are discarded first, and Stats.JournalDropped counts them.
+	JournalMaxBytes int64
 
 	// AdminToken, when set, is the bearer token the admin API requires from non-loopback clients.
 	// Without it the admin API answers only loopback clients.
@@ -242,6 +253,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JournalLimit == 0 {
 		c.JournalLimit = 100000
+	}
+	if c.JournalMaxBytes == 0 {
+		c.JournalMaxBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -52,3 +52,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// faultsText is f as the JSON the admin API takes, for logs.
+func faultsText(f Faults) string {
+	b, _ := json.Marshal(f)
+	return string(b)
+}

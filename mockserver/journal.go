@@ -86,15 +86,27 @@ type CloseEntry struct {
 // journal is the ordered, bounded record of everything the mock saw and did. Every append also
 // wakes whoever waits on a state change (see Server.Changed).
 type journal struct {
-	mu      sync.Mutex
-	limit   int
-	seq     uint64
-	entries []Entry
-	changed chan struct{}
+	mu       sync.Mutex
+	limit    int   // entries
+	maxBytes int64 // payload and note bytes
+	bytes    int64
+	seq      uint64
+	dropped  uint64 // entries discarded to stay within the limits
+	entries  []Entry
+	changed  chan struct{}
 }
 
-func newJournal(limit int) *journal {
-	return &journal{limit: limit, changed: make(chan struct{})}
+func newJournal(limit int, maxBytes int64) *journal {
+	return &journal{limit: limit, maxBytes: maxBytes, changed: make(chan struct{})}
+}
+
+// entrySize is what an entry costs beyond its fixed fields: the texts it holds.
+func entrySize(e *Entry) int64 {
+	n := int64(len(e.Note) + 64)
+	if e.Frame != nil {
+		n += int64(len(e.Frame.Payload))
+	}
+	return n
 }
 
 func (j *journal) add(e Entry) {
@@ -102,11 +114,21 @@ func (j *journal) add(e Entry) {
 	j.seq++
 	e.Seq = j.seq
 	e.Time = time.Now().UTC()
-	if len(j.entries) >= j.limit {
-		// Drop the oldest tenth at once so appends stay amortised O(1).
-		drop := max(1, j.limit/10)
+	size := entrySize(&e)
+	if len(j.entries) >= j.limit || j.bytes+size > j.maxBytes {
+		// Drop the oldest tenth (by count, and more until under the byte budget) at once, so
+		// appends stay amortised O(1).
+		drop := max(1, len(j.entries)/10)
+		for drop < len(j.entries) && j.bytes+size-j.prefixBytes(drop) > j.maxBytes*9/10 {
+			drop += max(1, len(j.entries)/10)
+		}
+		drop = min(drop, len(j.entries))
+		j.bytes -= j.prefixBytes(drop)
+		j.dropped += uint64(drop)
+		clear(j.entries[:drop])
 		j.entries = append(j.entries[:0], j.entries[drop:]...)
 	}
+	j.bytes += size
 	j.entries = append(j.entries, e)
 	close(j.changed)
 	j.changed = make(chan struct{})
@@ -121,15 +143,31 @@ func (j *journal) notify() {
 	j.mu.Unlock()
 }
 
-func (j *journal) snapshot() []Entry {
+func (j *journal) prefixBytes(n int) int64 {
+	var b int64
+	for i := range min(n, len(j.entries)) {
+		b += entrySize(&j.entries[i])
+	}
+	return b
+}
+
+// snapshot returns the entries (never nil, so the admin API answers [] rather than null) and how
+// many older ones were discarded.
+func (j *journal) snapshot() ([]Entry, uint64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append([]Entry(nil), j.entries...)
+	return append(make([]Entry, 0, len(j.entries)), j.entries...), j.dropped
+}
+
+func (j *journal) droppedCount() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.dropped
 }
 
 func (j *journal) clear() {
 	j.mu.Lock()
-	j.entries = nil
+	j.entries, j.bytes, j.dropped = nil, 0, 0
 	j.mu.Unlock()
 }
 

@@ -60,6 +60,8 @@ type Stats struct {
 	EventsDelivered    int `json:"eventsDelivered"`
 	EventsDropped      int `json:"eventsDropped"`
 	EventsBuffered     int `json:"eventsBuffered"`
+	// JournalDropped counts journal entries discarded to stay within JournalLimit and JournalMaxBytes.
+	JournalDropped uint64 `json:"journalDropped"`
 }
 
 // New returns a mock configured by cfg (zero fields take their documented defaults). It refuses a
@@ -72,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		journal: newJournal(cfg.JournalLimit),
+		journal: newJournal(cfg.JournalLimit, cfg.JournalMaxBytes),
 		delayed: map[*time.Timer]struct{}{},
 		upgrader: websocket.Upgrader{
 			// Zoom's clients are servers, not browsers: no Origin policy applies.
@@ -113,10 +115,19 @@ func (s *Server) Config() Config { return s.cfg }
 // ServeHTTP routes /oauth/token, /ws and /_mock/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Serve accepts connections on ln until ctx is done, then shuts down gracefully: every WebSocket
-// gets a 1001 close, and Serve returns once all of them and the HTTP server are finished.
+// Serve accepts connections on ln until ctx is done, then shuts down: every WebSocket gets a 1001
+// close and CloseGrace to answer, and HTTP requests still in flight get a few seconds to finish
+// before they are cut. A client that stalls its side never turns a clean stop into a failure: Serve
+// returns nil after a stop and logs what it had to cut.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Bounds slow request bodies; a WebSocket is unaffected (the upgrade clears deadlines).
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -125,14 +136,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("failed to serve: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.CloseGrace+5*time.Second)
+	wctx, cancel := context.WithTimeout(context.Background(), s.cfg.CloseGrace+s.cfg.WriteTimeout)
 	defer cancel()
-	err := s.Shutdown(sctx)
-	if herr := hs.Shutdown(sctx); herr != nil && err == nil {
-		err = fmt.Errorf("failed to stop the HTTP server: %w", herr)
+	if err := s.Shutdown(wctx); err != nil {
+		s.log.Warn("some WebSocket clients did not answer the close in time: dropped them", "err", err)
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(hctx); err != nil {
+		s.log.Warn("HTTP requests were still in progress at shutdown: cut them", "err", err)
+		_ = hs.Close()
 	}
 	<-errc
-	return err
+	return nil
 }
 
 // Shutdown closes every WebSocket with 1001 "server shutting down", cancels delayed deliveries and
@@ -179,7 +195,10 @@ func (s *Server) allConnsLocked() []*conn {
 func (s *Server) Changed() <-chan struct{} { return s.journal.watch() }
 
 // Journal returns every entry recorded so far, oldest first.
-func (s *Server) Journal() []Entry { return s.journal.snapshot() }
+func (s *Server) Journal() []Entry {
+	entries, _ := s.journal.snapshot()
+	return entries
+}
 
 // ClearJournal forgets every entry.
 func (s *Server) ClearJournal() { s.journal.clear() }
@@ -190,6 +209,7 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.TokensIssued = s.tokens.count()
+	st.JournalDropped = s.journal.droppedCount()
 	for _, sub := range s.subs {
 		st.OpenConnections += len(sub.conns)
 	}
@@ -210,7 +230,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults = f
 	conns := s.openConnsLocked()
 	s.mu.Unlock()
-	s.log.Info("faults set", "faults", f)
+	s.log.Info("faults set", "faults", faultsText(f))
 	s.journal.notify()
 	for _, c := range conns {
 		c.checkExpiry()

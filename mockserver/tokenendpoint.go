@@ -34,7 +34,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	params, hint := s.tokenParams(w, r)
+	var unread string // why a body was ignored, prefixed to the grant_type hint
+	params, hint := s.tokenParams(w, r, &unread)
 	if hint != "" {
 		fail(http.StatusBadRequest, wire.ErrBadRequest, hint)
 		return
@@ -62,7 +63,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 	case "client_credentials":
 	case "":
-		fail(http.StatusBadRequest, wire.ErrUnsupportedGrantType, "grant_type is missing: use account_credentials or client_credentials")
+		fail(http.StatusBadRequest, wire.ErrUnsupportedGrantType, unread+"grant_type is missing: use account_credentials or client_credentials")
 		return
 	default:
 		fail(http.StatusBadRequest, wire.ErrUnsupportedGrantType,
@@ -95,7 +96,7 @@ func expiresIn(ttl time.Duration) int64 {
 // tokenParams merges grant_type, account_id and index from the query string and, for a form body,
 // the body (the body wins). It returns a hint when a parameter is given twice in one place or the
 // body cannot be read.
-func (s *Server) tokenParams(w http.ResponseWriter, r *http.Request) (url.Values, string) {
+func (s *Server) tokenParams(w http.ResponseWriter, r *http.Request, unread *string) (url.Values, string) {
 	params := url.Values{}
 	merge := func(from url.Values, where string) string {
 		for _, k := range []string{"grant_type", "account_id", "index"} {
@@ -113,6 +114,10 @@ func (s *Server) tokenParams(w http.ResponseWriter, r *http.Request) (url.Values
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "application/x-www-form-urlencoded" {
+		if r.ContentLength != 0 && params.Get("grant_type") == "" {
+			// Not an error of its own (Zoom reads only forms), but the reason grant_type is missing.
+			*unread = fmt.Sprintf("the %s body was not read (only application/x-www-form-urlencoded bodies are): ", orNone(ct))
+		}
 		return params, ""
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
@@ -177,4 +182,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+func orNone(ct string) string {
+	if ct == "" {
+		return "untyped"
+	}
+	return ct
 }

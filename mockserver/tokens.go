@@ -72,7 +72,7 @@ func (s *tokenStore) mint(t *token) string {
 	nonce := make([]byte, 12)
 	_, _ = rand.Read(nonce)
 	enc := base64.RawURLEncoding
-	header, _ := json.Marshal(map[string]string{"alg": "HS512", "v": "2.0", "kid": enc.EncodeToString(nonce)})
+	header, _ := json.Marshal(map[string]string{"alg": "HS256", "v": "2.0", "kid": enc.EncodeToString(nonce)})
 	claims, _ := json.Marshal(map[string]any{
 		"aud": "https://oauth.zoom.us", "iss": "zm:cid:" + t.app.ClientID, "aid": t.app.AccountID,
 		"ver": 10, "jti": t.ref + "-" + enc.EncodeToString(nonce),

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -482,6 +484,11 @@ func (c *conn) finish(err error) {
 		note = fmt.Sprintf("client frame larger than the read limit of %d bytes: closed with 1009", c.s.cfg.ReadLimit)
 	case errors.As(err, &closeErr) && closeErr.Code != websocket.CloseAbnormalClosure:
 		*ce = CloseEntry{By: "client", Code: closeErr.Code, Reason: closeErr.Text}
+	case isProtocolError(err):
+		// gorilla has already answered with a 1002 close naming the problem.
+		msg := strings.TrimPrefix(err.Error(), "websocket: ")
+		*ce = CloseEntry{By: "server", Code: websocket.CloseProtocolError, Reason: msg}
+		note = "the client broke the WebSocket protocol (" + msg + "): closed with 1002"
 	default:
 		*ce = CloseEntry{By: "client", Abrupt: true}
 		note = "the client's TCP connection ended without a close frame"
@@ -492,6 +499,18 @@ func (c *conn) finish(err error) {
 	}
 	c.s.journal.add(entry)
 	c.s.log.Info("connection closed", "conn", c.id, "by", ce.By, "code", ce.Code, "reason", ce.Reason, "abrupt", ce.Abrupt, "note", note)
+}
+
+// isProtocolError recognises gorilla's errors for frames that break RFC 6455 (unmasked, reserved
+// bits or opcodes, bad close payloads): they are plain "websocket: ..." errors, not close, network
+// or end-of-stream errors.
+func isProtocolError(err error) bool {
+	var ce *websocket.CloseError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	return strings.HasPrefix(err.Error(), "websocket: ")
 }
 
 // cleanup releases everything the connection holds, waiting for its writer.
