@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
 )
 
@@ -231,4 +233,23 @@ func collect(r *Reader) ([]Record, error) {
 		}
 		recs = append(recs, rec)
 	}
+}
+
+// diffRecords is cmp.Diff for records, fast when they are equal (go-cmp is
+// slow on large payloads, and some tests compare thousands of times): equal
+// records have equal encodings.
+func diffRecords(want, got []Record) string {
+	if len(want) == len(got) {
+		equal := true
+		for i := range want {
+			if !bytes.Equal(appendRecord(nil, want[i]), appendRecord(nil, got[i])) {
+				equal = false
+				break
+			}
+		}
+		if equal {
+			return ""
+		}
+	}
+	return cmp.Diff(want, got, cmpopts.EquateEmpty())
 }

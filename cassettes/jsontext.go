@@ -39,6 +39,23 @@ type lexer struct {
 	// scratch holds the last string that had escapes, so that decoding keys
 	// does not allocate.
 	scratch []byte
+	// frames, when slab is set, is where the record decoder allocates
+	// Frames, a few hundred at a time: ReadAll keeps every record anyway,
+	// and one allocation instead of hundreds spares the garbage collector.
+	frames []Frame
+	slab   bool
+}
+
+// newFrame returns a Frame to fill in.
+func (l *lexer) newFrame() *Frame {
+	if !l.slab {
+		return new(Frame)
+	}
+	if len(l.frames) == cap(l.frames) {
+		l.frames = make([]Frame, 0, 512)
+	}
+	l.frames = l.frames[:len(l.frames)+1]
+	return &l.frames[len(l.frames)-1]
 }
 
 func (l *lexer) fail(msg string) error {
