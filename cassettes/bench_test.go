@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -138,24 +137,7 @@ func writeCassette(opts ...WriterOption) func(*testing.B, io.Writer, []Record) e
 // writeCassetteFile records into a file as the recorder does (Create, a
 // flush per record, compaction on Close) and copies the result to w.
 func writeCassetteFile(b *testing.B, w io.Writer, recs []Record) error {
-	path := filepath.Join(b.TempDir(), "bench.cassette")
-	cw, err := Create(path, testHeader)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if err := cw.Write(r); err != nil {
-			return err
-		}
-	}
-	if err := cw.Close(); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(data)
+	_, err := w.Write(encodeFile(b, filepath.Join(b.TempDir(), "bench.cassette"), testHeader, recs))
 	return err
 }
 

@@ -58,6 +58,27 @@ func encode(t testing.TB, h Header, recs []Record, opts ...WriterOption) []byte 
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeAndClose(t, w, recs)
+	return buf.Bytes()
+}
+
+// encodeFile records recs into a file as Create does and returns its bytes.
+func encodeFile(t testing.TB, path string, h Header, recs []Record, opts ...WriterOption) []byte {
+	t.Helper()
+	w, err := Create(path, h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAndClose(t, w, recs)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func writeAndClose(t testing.TB, w *Writer, recs []Record) {
+	t.Helper()
 	for _, r := range recs {
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
@@ -66,7 +87,6 @@ func encode(t testing.TB, h Header, recs []Record, opts ...WriterOption) []byte 
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
 }
 
 // plain returns recs as uncompressed JSON lines.

@@ -183,33 +183,25 @@ func (r *Redactor) Redact(rec Record) Record {
 	case rec.HTTP != nil:
 		h := *rec.HTTP
 		h.Query = r.query(h.Query)
-		h.RequestHeader = r.header(h.RequestHeader)
-		h.Form = r.form(h.Form)
+		h.RequestHeader = mapValues(h.RequestHeader, r.header)
+		h.Form = mapValues(h.Form, r.form)
 		h.RequestBody = r.text(h.RequestBody)
-		h.ResponseHeader = r.header(h.ResponseHeader)
+		h.ResponseHeader = mapValues(h.ResponseHeader, r.header)
 		h.ResponseBody = r.text(h.ResponseBody)
-		h.Method, h.Path, h.Query = r.scrub(h.Method), r.scrub(h.Path), r.scrub(h.Query)
-		h.RequestHeader, h.ResponseHeader = scrubValues(r, h.RequestHeader), scrubValues(r, h.ResponseHeader)
-		h.Form = scrubValues(r, h.Form)
-		h.RequestBody, h.ResponseBody = r.scrub(h.RequestBody), r.scrub(h.ResponseBody)
 		rec.HTTP = &h
 	case rec.Open != nil:
 		o := *rec.Open
-		o.Path, o.Query = r.scrub(o.Path), r.scrub(r.query(o.Query))
+		o.Query = r.query(o.Query)
 		rec.Open = &o
-	case rec.Frame != nil:
+	case rec.Frame != nil && rec.Frame.Opcode == Text:
 		f := *rec.Frame
-		if f.Opcode == Text {
-			f.Payload = r.text(f.Payload)
-		}
-		f.Payload = r.scrub(f.Payload)
+		f.Payload = r.text(f.Payload)
 		rec.Frame = &f
-	case rec.Close != nil:
-		c := *rec.Close
-		c.Reason = r.scrub(c.Reason)
-		rec.Close = &c
 	}
-	return rec
+	if len(r.anywhere) == 0 {
+		return rec
+	}
+	return rec.mapFields(r.scrub, func(_, v string) string { return r.scrub(v) })
 }
 
 // scrub replaces every known secret in s.
@@ -269,33 +261,15 @@ func secretForms(s string) []string {
 	return forms
 }
 
-// scrubValues scrubs every value of a header or form map.
-func scrubValues[M ~map[string][]string](r *Redactor, m M) M {
-	if len(r.anywhere) == 0 {
-		return m
+// header redacts the credentials of HTTP header key.
+func (r *Redactor) header(key, v string) string {
+	switch http.CanonicalHeaderKey(key) {
+	case "Authorization", "Proxy-Authorization":
+		return r.authorization(v)
+	case "Cookie", "Set-Cookie":
+		return r.learn(catCookie, v, minLearned)
 	}
-	return mapValues(m, r.scrub)
-}
-
-// header redacts credentials in HTTP headers.
-func (r *Redactor) header(h http.Header) http.Header {
-	if h == nil {
-		return nil
-	}
-	out := make(http.Header, len(h))
-	for k, vs := range h {
-		vals := slices.Clone(vs)
-		for i, v := range vals {
-			switch http.CanonicalHeaderKey(k) {
-			case "Authorization", "Proxy-Authorization":
-				vals[i] = r.authorization(v)
-			case "Cookie", "Set-Cookie":
-				vals[i] = r.learn(catCookie, v, minLearned)
-			}
-		}
-		out[k] = vals
-	}
-	return out
+	return v
 }
 
 // authorization redacts the value of an Authorization header.
@@ -316,22 +290,12 @@ func (r *Redactor) authorization(v string) string {
 	return r.learn(catSecret, v, minLearned)
 }
 
-// form redacts secret form fields.
-func (r *Redactor) form(f url.Values) url.Values {
-	if f == nil {
-		return nil
+// form redacts the value of form field key if it is a secret.
+func (r *Redactor) form(key, v string) string {
+	if cat, ok := secretKeys[strings.ToLower(key)]; ok {
+		return r.learn(cat, v, minLearned)
 	}
-	out := make(url.Values, len(f))
-	for k, vs := range f {
-		vals := slices.Clone(vs)
-		if cat, ok := secretKeys[strings.ToLower(k)]; ok {
-			for i, v := range vals {
-				vals[i] = r.learn(cat, v, minLearned)
-			}
-		}
-		out[k] = vals
-	}
-	return out
+	return v
 }
 
 // query redacts the values of secret parameters in a raw query string,
