@@ -22,10 +22,11 @@ const MaxLineSize = 16 << 20
 const maxWindow = 16 << 20
 
 // zstdMagic starts every zstd frame; gzipMagic starts a gzip stream, which
-// gets a helpful error.
+// gets a helpful error; a byte order mark is skipped.
 var (
 	zstdMagic = []byte{0x28, 0xB5, 0x2F, 0xFD}
 	gzipMagic = []byte{0x1F, 0x8B}
+	utf8BOM   = []byte{0xEF, 0xBB, 0xBF}
 )
 
 // Reader reads a cassette record by record, without loading it whole. It
@@ -71,6 +72,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 		rd.src = bufio.NewReaderSize(rd.dec, 16<<10)
 	case bytes.HasPrefix(zstdMagic, magic):
 		return nil, truncatedError(0, errors.New("the zstd stream ends inside its magic number"))
+	case bytes.HasPrefix(magic, utf8BOM):
+		raw.Discard(len(utf8BOM)) // a hand-written file saved by a Windows editor
 	case bytes.HasPrefix(magic, gzipMagic):
 		return nil, fmt.Errorf("%w: the file is gzip-compressed; cassettes use zstd (decompress it, then run \"zoommock cassette pack\")", ErrNotCassette)
 	}

@@ -86,6 +86,7 @@ func TestReaderInputs(t *testing.T) {
 		{name: "truncated inside an embedded payload", input: lines(hdrLine, openLine, beatLine[:len(beatLine)-3]), records: 1, wantErr: ErrTruncated, wantMsg: "truncated after record 1"},
 		{name: "last line complete without newline", input: lines(hdrLine, openLine, beatLine), records: 2},
 		{name: "bad last line without newline", input: lines(hdrLine, openLine, `{"at_us":x}`), records: 1, wantErr: ErrInvalidRecord, wantMsg: `record 2 (line 3): field "at_us": want an integer, got 'x'`},
+		{name: "byte order mark", input: []byte("\xEF\xBB\xBF" + hdrLine + "\r\n" + openLine + "\r\n"), records: 1},
 		{name: "CRLF line ends", input: []byte(hdrLine + "\r\n" + openLine + "\r\n" + beatLine + "\r\n"), records: 2},
 		{name: "blank lines", input: lines(hdrLine, "", openLine, "   ", "", beatLine, "", ""), records: 2},
 		{name: "blank lines count in line numbers", input: lines(hdrLine, "", openLine, "", `{"at_us":1,"kind":"frame"}`, ""), records: 1,
