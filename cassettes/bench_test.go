@@ -225,13 +225,13 @@ func BenchmarkLoad100k(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(jsonLinesSize(b, recs)))
-			b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
 			for b.Loop() {
 				_, got, err := ReadAll(bytes.NewReader(buf.Bytes()))
 				if err != nil || len(got) != len(recs) {
 					b.Fatalf("read %d records: %v", len(got), err)
 				}
 			}
+			b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
 		})
 	}
 }
