@@ -75,7 +75,8 @@ func WithSecrets(secrets ...string) RedactorOption {
 }
 
 // WithPseudonyms also replaces account ids, email addresses and people's
-// names inside event payloads by pseudonyms (pseudo-account-1,
+// names inside JSON payloads and bodies (event content included) by
+// pseudonyms (pseudo-account-1,
 // pseudo-email-1@example.invalid, pseudo-name-1), the same input always
 // getting the same pseudonym, so that a recording of a real account can be
 // shared. Full names and emails are also replaced inside free text of the
@@ -202,6 +203,23 @@ func (r *Redactor) Redact(rec Record) Record {
 		return rec
 	}
 	return rec.mapFields(r.scrub, func(_, v string) string { return r.scrub(v) })
+}
+
+// RedactHeader returns a copy of h with every known secret replaced in the
+// recorder name and the meta values: a command line or a note may quote the
+// client secret. The Writer applies it when given WithRedactor.
+func (r *Redactor) RedactHeader(h Header) Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h.Recorder = r.scrub(h.Recorder)
+	if h.Meta != nil {
+		meta := make(map[string]string, len(h.Meta))
+		for k, v := range h.Meta {
+			meta[k] = r.scrub(v)
+		}
+		h.Meta = meta
+	}
+	return h
 }
 
 // scrub replaces every known secret in s.
