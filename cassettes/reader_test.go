@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -408,5 +410,55 @@ func TestConnectionsAndFrames(t *testing.T) {
 	}
 	if k := (Record{Open: &WSOpen{}, Close: &WSClose{}}).Kind(); k != "" {
 		t.Errorf("record with two kinds has kind %q", k)
+	}
+}
+
+// TestReadAllMatchesNext checks the parallel ReadAll against Next on inputs
+// of several chunks: blank lines and CRLF across chunk boundaries, cuts and
+// a bad record late in the file.
+func TestReadAllMatchesNext(t *testing.T) {
+	t.Parallel()
+	recs := typicalRecording(t, 2500, 9) // about 1.7 MB: four chunks
+	var lines [][]byte
+	for i, l := range bytes.SplitAfter(plain(t, testHeader, recs), []byte("\n")) {
+		switch i % 97 {
+		case 5:
+			l = append(bytes.TrimSuffix(l, []byte("\n")), "\r\n"...)
+		case 6:
+			lines = append(lines, []byte("\n"), []byte("  \n"))
+		}
+		lines = append(lines, l)
+	}
+	data := bytes.Join(lines, nil)
+	late := bytes.LastIndex(data, []byte(`"direction":"client"`)) // the last heartbeat
+	bad := slices.Concat(data[:late], []byte(`"direction":"up"`), data[late+len(`"direction":"client"`):])
+	compressed := encode(t, testHeader, recs, WithFlushEvery(0))
+	inputs := map[string][]byte{
+		"plain":           data,
+		"plain, cut":      data[:len(data)*2/3],
+		"compressed":      compressed,
+		"compressed, cut": compressed[:len(compressed)*2/3],
+		"bad record":      bad,
+	}
+	for name, input := range inputs {
+		rd, err := NewReader(bytes.NewReader(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantErr := collect(rd)
+		rd.Close()
+		if wantErr == io.EOF {
+			wantErr = nil
+		}
+		_, got, err := ReadAll(bytes.NewReader(input))
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("%s: ReadAll error %v, Next error %v", name, err, wantErr)
+		}
+		if diff := diffRecords(want, got); diff != "" {
+			t.Errorf("%s: ReadAll and Next disagree (-Next +ReadAll):\n%s", name, diff)
+		}
+		if name == "plain" && len(got) != len(recs) || name == "bad record" && (wantErr == nil || len(got) < len(recs)-10) {
+			t.Errorf("%s: %d records, %v", name, len(got), err)
+		}
 	}
 }
