@@ -3,6 +3,7 @@ package cassettes
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -24,6 +25,12 @@ const helperEnv = "ZOOMMOCK_CASSETTES_HELPER"
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
+	}
+	// While fuzzing, the fuzzing engine's own goroutines may still be
+	// winding down when m.Run returns; goleak checks the ordinary runs.
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
 	}
 	goleak.VerifyTestMain(m)
 }
