@@ -394,7 +394,7 @@ func (l *lexer) valuesField(field string) (map[string][]string, error) {
 // record turns a decoded line into a Record and checks it. known reports
 // whether the kind is one this package knows; unknown kinds are an error
 // unless the caller skips them.
-func (w *wireRecord) record() (rec Record, known bool, err *fieldError) {
+func (w *wireRecord) record(l *lexer) (rec Record, known bool, err *fieldError) {
 	if !w.hasAt {
 		return rec, true, &fieldError{fieldAt, "missing (every record needs its offset in microseconds)"}
 	}
@@ -418,7 +418,8 @@ func (w *wireRecord) record() (rec Record, known bool, err *fieldError) {
 			return rec, true, &fieldError{fieldStatus, "missing"}
 		}
 	case KindFrame:
-		rec.Frame = &Frame{Conn: w.conn, From: Side(w.direction), Opcode: Opcode(w.opcode), Payload: w.payload}
+		rec.Frame = l.newFrame()
+		*rec.Frame = Frame{Conn: w.conn, From: Side(w.direction), Opcode: Opcode(w.opcode), Payload: w.payload}
 		switch {
 		case w.hasPayload && w.hasB64:
 			return rec, true, &fieldError{fieldPayloadB64, `a frame has "payload" or "payload_b64", not both`}

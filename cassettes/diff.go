@@ -80,28 +80,10 @@ func jsonTransformer() cmp.Option {
 func normalize(recs []Record) []Record {
 	out := make([]Record, len(recs))
 	for i, r := range recs {
-		switch {
-		case r.HTTP != nil:
-			h := *r.HTTP
-			h.Query = normalizeText(h.Query)
-			h.RequestHeader = normalizeHeader(h.RequestHeader)
-			h.ResponseHeader = normalizeHeader(h.ResponseHeader)
-			h.Form = normalizeValues(h.Form)
-			h.RequestBody = normalizeText(h.RequestBody)
-			h.ResponseBody = normalizeText(h.ResponseBody)
-			r.HTTP = &h
-		case r.Open != nil:
-			o := *r.Open
-			o.Query = normalizeText(o.Query)
-			r.Open = &o
-		case r.Frame != nil:
-			f := *r.Frame
-			f.Payload = normalizeText(f.Payload)
-			r.Frame = &f
-		case r.Close != nil:
-			c := *r.Close
-			c.Reason = normalizeText(c.Reason)
-			r.Close = &c
+		r = r.mapFields(normalizeText, func(_, v string) string { return numberedRE.ReplaceAllString(v, "$1-#") })
+		if r.HTTP != nil {
+			dropVolatile(r.HTTP.RequestHeader)
+			dropVolatile(r.HTTP.ResponseHeader)
 		}
 		out[i] = r
 	}
@@ -131,16 +113,12 @@ func normalizeJSONValue(key, val string) ([]byte, bool) {
 	return nil, false
 }
 
-func normalizeHeader(h http.Header) http.Header {
-	h = normalizeValues(h)
+// dropVolatile deletes the headers that differ on every response from h
+// (a copy).
+func dropVolatile(h http.Header) {
 	for k := range h {
 		if slices.Contains(volatileHeaders, http.CanonicalHeaderKey(k)) {
 			delete(h, k)
 		}
 	}
-	return h
-}
-
-func normalizeValues[M ~map[string][]string](m M) M {
-	return mapValues(m, func(v string) string { return numberedRE.ReplaceAllString(v, "$1-#") })
 }

@@ -84,7 +84,7 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				t.Fatalf("re-encoded record does not parse: %v\n%s", err, line)
 			}
-			again, _, ferr := w.record()
+			again, _, ferr := w.record(&l)
 			if ferr != nil {
 				t.Fatalf("re-encoded record is invalid: %v\n%s", ferr, line)
 			}

@@ -3,6 +3,7 @@ package cassettes
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
 )
 
@@ -22,6 +25,12 @@ const helperEnv = "ZOOMMOCK_CASSETTES_HELPER"
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
+	}
+	// While fuzzing, the fuzzing engine's own goroutines may still be
+	// winding down when m.Run returns; goleak checks the ordinary runs.
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -56,6 +65,27 @@ func encode(t testing.TB, h Header, recs []Record, opts ...WriterOption) []byte 
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeAndClose(t, w, recs)
+	return buf.Bytes()
+}
+
+// encodeFile records recs into a file as Create does and returns its bytes.
+func encodeFile(t testing.TB, path string, h Header, recs []Record, opts ...WriterOption) []byte {
+	t.Helper()
+	w, err := Create(path, h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAndClose(t, w, recs)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func writeAndClose(t testing.TB, w *Writer, recs []Record) {
+	t.Helper()
 	for _, r := range recs {
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
@@ -64,7 +94,6 @@ func encode(t testing.TB, h Header, recs []Record, opts ...WriterOption) []byte 
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
 }
 
 // plain returns recs as uncompressed JSON lines.
@@ -231,4 +260,23 @@ func collect(r *Reader) ([]Record, error) {
 		}
 		recs = append(recs, rec)
 	}
+}
+
+// diffRecords is cmp.Diff for records, fast when they are equal (go-cmp is
+// slow on large payloads, and some tests compare thousands of times): equal
+// records have equal encodings.
+func diffRecords(want, got []Record) string {
+	if len(want) == len(got) {
+		equal := true
+		for i := range want {
+			if !bytes.Equal(appendRecord(nil, want[i]), appendRecord(nil, got[i])) {
+				equal = false
+				break
+			}
+		}
+		if equal {
+			return ""
+		}
+	}
+	return cmp.Diff(want, got, cmpopts.EquateEmpty())
 }

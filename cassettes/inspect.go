@@ -53,7 +53,9 @@ type ConnSummary struct {
 
 // EventCount is how often one event type was delivered.
 type EventCount struct {
+	// Event is the event name, such as "meeting.started".
 	Event string
+	// Count is how many were delivered.
 	Count int
 }
 

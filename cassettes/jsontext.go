@@ -39,6 +39,23 @@ type lexer struct {
 	// scratch holds the last string that had escapes, so that decoding keys
 	// does not allocate.
 	scratch []byte
+	// frames, when slab is set, is where the record decoder allocates
+	// Frames, a few hundred at a time: ReadAll keeps every record anyway,
+	// and one allocation instead of hundreds spares the garbage collector.
+	frames []Frame
+	slab   bool
+}
+
+// newFrame returns a Frame to fill in.
+func (l *lexer) newFrame() *Frame {
+	if !l.slab {
+		return new(Frame)
+	}
+	if len(l.frames) == cap(l.frames) {
+		l.frames = make([]Frame, 0, 512)
+	}
+	l.frames = l.frames[:len(l.frames)+1]
+	return &l.frames[len(l.frames)-1]
 }
 
 func (l *lexer) fail(msg string) error {
@@ -466,14 +483,7 @@ func (l *lexer) skipValue(depth int) error {
 // object consumes an object, calling member with each key (valid until the
 // next call) with the cursor at the value, which member must consume.
 func (l *lexer) object(member func(key []byte) error) error {
-	if err := l.consume('{'); err != nil {
-		return err
-	}
-	if l.next() == '}' {
-		l.i++
-		return nil
-	}
-	for {
+	return l.items('{', '}', "object member", func() error {
 		key, err := l.stringBytes()
 		if err != nil {
 			return err
@@ -481,42 +491,36 @@ func (l *lexer) object(member func(key []byte) error) error {
 		if err := l.consume(':'); err != nil {
 			return err
 		}
-		if err := member(key); err != nil {
-			return err
-		}
-		switch l.next() {
-		case ',':
-			l.i++
-		case '}':
-			l.i++
-			return nil
-		default:
-			return l.fail("want ',' or '}' after object member, got " + l.describe())
-		}
-	}
+		return member(key)
+	})
 }
 
 // array consumes an array, calling elem with the cursor at each element.
 func (l *lexer) array(elem func() error) error {
-	if err := l.consume('['); err != nil {
+	return l.items('[', ']', "array element", elem)
+}
+
+// items consumes open, items separated by commas, and close.
+func (l *lexer) items(open, close byte, what string, item func() error) error {
+	if err := l.consume(open); err != nil {
 		return err
 	}
-	if l.next() == ']' {
+	if l.next() == close {
 		l.i++
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		switch l.next() {
 		case ',':
 			l.i++
-		case ']':
+		case close:
 			l.i++
 			return nil
 		default:
-			return l.fail("want ',' or ']' after array element, got " + l.describe())
+			return l.fail("want ',' or " + strconv.QuoteRune(rune(close)) + " after " + what + ", got " + l.describe())
 		}
 	}
 }

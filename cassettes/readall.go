@@ -1,9 +1,12 @@
 package cassettes
 
 import (
-	"cmp"
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -12,8 +15,8 @@ import (
 // ErrTruncated, so a replayer can still use a recording cut by a crash. It
 // stops at the first bad record (Validate lists them all).
 //
-// ReadAll parses lines on every CPU while it decompresses the next ones;
-// the result is the same as calling Next until io.EOF.
+// ReadAll parses on every CPU while it decompresses what follows; the result
+// is the same as calling Next until io.EOF.
 func ReadAll(r io.Reader) (Header, []Record, error) {
 	rd, err := NewReader(r)
 	if err != nil {
@@ -24,59 +27,62 @@ func ReadAll(r io.Reader) (Header, []Record, error) {
 	return rd.hdr, recs, err
 }
 
-// batch is a run of lines parsed together.
-type batch struct {
-	buf  []byte    // the lines' bytes
-	jobs []lineJob // lines, as offsets into buf until handed to a worker
-	ends []int     // end offset of each job's line in buf
-	recs []Record
-	err  error // the first error parsing the batch; recs holds the records before it
-	end  error // the error (or io.EOF) that stopped reading after this batch
-	done chan struct{}
+// chunk is a run of whole lines, read in one piece and parsed together.
+type chunk struct {
+	data      []byte // whole lines; the last lacks its newline only at the end of the input
+	firstLine int    // line number of the first line in data
+	lines     int    // lines in data
+	end       error  // what stopped the input after data (io.EOF, a stream error, errLineTooLong), or nil
+
+	// Set by parse.
+	recs    []Record
+	records int   // record numbers used, up to a failing record
+	err     error // the first problem: a *RecordError numbered within the chunk, or errCutLine
+	done    chan struct{}
 }
 
-const (
-	batchLines = 512
-	batchBytes = 512 << 10
-)
+// chunkBytes is how much a chunk holds: enough to keep a worker busy for a
+// while, small enough to start parsing early.
+const chunkBytes = 512 << 10
 
-// readRest reads the remaining records. It reads a first batch of lines; if
-// that is all there is, or there is one CPU, it parses in this goroutine.
-// Otherwise one goroutine reads batches, workers parse them, and this
-// goroutine collects them in order.
+// errCutLine marks a last line that ends too soon: the input was cut.
+var errCutLine = errors.New("the last line is incomplete")
+
+// readRest reads the remaining records. It reads a first chunk; if that is
+// all there is, or there is one CPU, it parses in this goroutine. Otherwise
+// one goroutine reads chunks, workers parse them, and this goroutine
+// collects them in order.
 func (r *Reader) readRest() ([]Record, error) {
 	if r.err != nil {
 		return nil, r.finalErr()
 	}
-	var recs []Record
 	workers := min(runtime.GOMAXPROCS(0), 4)
-	b := r.readBatch(nil)
-	for b.end == nil && workers < 2 {
-		if b.parse(&r.lex, r.newerMinor); b.err != nil {
-			r.err = b.err
-			return append(recs, b.recs...), r.finalErr()
+	c := r.readChunk(nil)
+	if c.end == nil && workers > 1 {
+		return r.readParallel(c, workers)
+	}
+	var parts [][]Record
+	r.lex.slab = true // Next will not be called again
+	for {
+		c.parse(&r.lex, r.newerMinor)
+		parts = append(parts, c.recs)
+		if r.err = r.chunkErr(c); r.err != nil {
+			return slices.Concat(parts...), r.finalErr()
 		}
-		recs = append(recs, b.recs...)
-		b = r.readBatch(b.buf[:0])
+		c = r.readChunk(c.data[:0])
 	}
-	if b.end != nil {
-		b.parse(&r.lex, r.newerMinor)
-		r.err = cmp.Or(b.err, b.end)
-		return append(recs, b.recs...), r.finalErr()
-	}
-	return r.readParallel(b, workers)
 }
 
-// readParallel reads the rest of the input with workers parsing goroutines,
-// starting with the batch first.
-func (r *Reader) readParallel(first *batch, workers int) ([]Record, error) {
-	work := make(chan *batch, workers)
-	ordered := make(chan *batch, 2*workers)
-	free := make(chan []byte, 3*workers) // line buffers to reuse
+// readParallel reads the rest of the input, starting with first, with
+// workers parsing goroutines.
+func (r *Reader) readParallel(first *chunk, workers int) ([]Record, error) {
+	work := make(chan *chunk, workers)
+	ordered := make(chan *chunk, 2*workers)
+	free := make(chan []byte, 3*workers) // chunk buffers to reuse
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1 + workers)
-	go func() { // the reader: owns r until it returns
+	go func() { // the reading goroutine: owns r's input until it returns
 		defer wg.Done()
 		defer close(ordered)
 		defer close(work)
@@ -85,33 +91,53 @@ func (r *Reader) readParallel(first *batch, workers int) ([]Record, error) {
 	for range workers {
 		go func() {
 			defer wg.Done()
-			var l lexer
-			for b := range work {
-				b.parse(&l, r.newerMinor)
+			l := lexer{slab: true}
+			for c := range work {
+				c.parse(&l, r.newerMinor)
 			}
 		}()
 	}
 
-	var recs []Record
+	var parts [][]Record
 	var err error
-	for b := range ordered {
-		<-b.done
+	for c := range ordered {
+		<-c.done
 		if err != nil {
 			continue // drain
 		}
-		recs = append(recs, b.recs...)
+		parts = append(parts, c.recs)
 		select {
-		case free <- b.buf[:0]: // the records hold copies
+		case free <- c.data[:0]: // the records hold copies
 		default:
 		}
-		err = cmp.Or(b.err, b.end)
-		if err != nil {
+		if err = r.chunkErr(c); err != nil {
 			close(stop)
 		}
 	}
 	wg.Wait()
-	r.err = cmp.Or(err, io.EOF)
-	return recs, r.finalErr()
+	r.err = err
+	return slices.Concat(parts...), r.finalErr()
+}
+
+// chunkErr numbers the records of c after those before it, and returns what
+// ended the input after c, or nil if more follows.
+func (r *Reader) chunkErr(c *chunk) error {
+	base := r.records
+	r.records += c.records
+	var re *RecordError
+	switch {
+	case c.err == errCutLine:
+		return truncatedError(r.records-1, nil)
+	case errors.As(c.err, &re):
+		re.Record += base
+		return re
+	case c.end == errLineTooLong:
+		r.records++
+		return &RecordError{Record: r.records, Line: c.firstLine + c.lines, Msg: fmt.Sprintf("line longer than %d bytes", MaxLineSize)}
+	case c.end != nil && c.end != io.EOF:
+		return r.streamError(c.end)
+	}
+	return c.end
 }
 
 // finalErr is r.err as ReadAll reports it: nil at a clean end.
@@ -122,68 +148,105 @@ func (r *Reader) finalErr() error {
 	return r.err
 }
 
-// readBatch reads the next lines into a batch, reusing buf.
-func (r *Reader) readBatch(buf []byte) *batch {
-	b := &batch{buf: buf, done: make(chan struct{})}
-	for len(b.jobs) < batchLines && len(b.buf) < batchBytes {
-		job, err := r.nextLine()
-		if err != nil {
-			b.end = err
+// readChunk reads the next whole lines, about chunkBytes of them, into buf
+// (reused). It reads straight from the decompressor: no line-by-line
+// copying.
+func (r *Reader) readChunk(buf []byte) *chunk {
+	c := &chunk{firstLine: r.line + 1, done: make(chan struct{})}
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 16<<10) // most cassettes are small
+	}
+	buf = append(buf[:0], r.buf...) // the partial line left by the last chunk
+	r.buf = r.buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := r.src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			c.data, c.end = buf, io.EOF
 			break
 		}
-		b.buf = append(b.buf, job.line...)
-		b.ends = append(b.ends, len(b.buf))
-		b.jobs = append(b.jobs, job)
+		if err != nil {
+			c.end = err // what is left of the last line is incomplete: dropped
+			buf = buf[:bytes.LastIndexByte(buf, '\n')+1]
+			c.data = buf
+			break
+		}
+		if len(buf) < chunkBytes {
+			continue
+		}
+		if k := bytes.LastIndexByte(buf, '\n'); k >= 0 {
+			r.buf = append(r.buf, buf[k+1:]...)
+			c.data = buf[:k+1]
+			break
+		}
+		if len(buf) > MaxLineSize {
+			c.end = errLineTooLong // ReadAll stops at the first bad line
+			break
+		}
 	}
-	start := 0
-	for i, end := range b.ends {
-		b.jobs[i].line = b.buf[start:end:end]
-		start = end
+	c.lines = bytes.Count(c.data, []byte{'\n'})
+	if len(c.data) > 0 && c.data[len(c.data)-1] != '\n' {
+		c.lines++
 	}
-	return b
+	r.line += c.lines
+	return c
 }
 
-// produce sends first, then batches it reads, to a worker and, in order, to
-// the collector, until the input ends, fails, or stop is closed.
-func (r *Reader) produce(b *batch, work, ordered chan<- *batch, free <-chan []byte, stop <-chan struct{}) {
+// produce sends first, then the chunks it reads, to a worker and, in order,
+// to the collector, until the input ends, fails, or stop is closed.
+func (r *Reader) produce(c *chunk, work, ordered chan<- *chunk, free <-chan []byte, stop <-chan struct{}) {
 	for {
 		select {
-		case ordered <- b:
+		case ordered <- c:
 		case <-stop:
 			return
 		}
 		select {
-		case work <- b:
+		case work <- c:
 		case <-stop:
-			close(b.done) // the collector is draining and will not look
+			close(c.done) // the collector is draining and will not look
 			return
 		}
-		if b.end != nil {
+		if c.end != nil {
 			return
 		}
 		var buf []byte
 		select {
 		case buf = <-free:
 		default:
-			buf = make([]byte, 0, batchBytes+batchBytes/4)
+			buf = make([]byte, 0, chunkBytes+chunkBytes/4)
 		}
-		b = r.readBatch(buf)
+		c = r.readChunk(buf)
 	}
 }
 
-// parse parses the batch's lines, stopping at the first error, and closes
+// parse parses the chunk's lines, stopping at the first problem, and closes
 // done.
-func (b *batch) parse(l *lexer, newerMinor bool) {
-	defer close(b.done)
-	b.recs = make([]Record, 0, len(b.jobs))
-	for _, job := range b.jobs {
-		rec, skip, err := parseLine(l, job, newerMinor)
+func (c *chunk) parse(l *lexer, newerMinor bool) {
+	defer close(c.done)
+	c.recs = make([]Record, 0, c.lines)
+	data := c.data
+	for n := c.firstLine; len(data) > 0; n++ {
+		line, rest, terminated := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		c.records++
+		if len(line) > MaxLineSize {
+			c.err = &RecordError{Record: c.records, Line: n, Msg: fmt.Sprintf("line longer than %d bytes", MaxLineSize)}
+			return
+		}
+		rec, skip, err := parseLine(l, lineJob{line: line, terminated: terminated, record: c.records, lineNo: n}, newerMinor)
 		if err != nil {
-			b.err = err
+			c.err = err
 			return
 		}
 		if !skip {
-			b.recs = append(b.recs, rec)
+			c.recs = append(c.recs, rec)
 		}
 	}
 }

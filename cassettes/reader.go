@@ -22,10 +22,11 @@ const MaxLineSize = 16 << 20
 const maxWindow = 16 << 20
 
 // zstdMagic starts every zstd frame; gzipMagic starts a gzip stream, which
-// gets a helpful error.
+// gets a helpful error; a byte order mark is skipped.
 var (
 	zstdMagic = []byte{0x28, 0xB5, 0x2F, 0xFD}
 	gzipMagic = []byte{0x1F, 0x8B}
+	utf8BOM   = []byte{0xEF, 0xBB, 0xBF}
 )
 
 // Reader reads a cassette record by record, without loading it whole. It
@@ -53,7 +54,7 @@ type Reader struct {
 // NewReader reads the header of a cassette from r and returns a Reader
 // positioned before the first record. The caller must Close it.
 func NewReader(r io.Reader) (*Reader, error) {
-	raw := bufio.NewReaderSize(r, 64<<10)
+	raw := bufio.NewReaderSize(r, 16<<10)
 	rd := &Reader{src: raw}
 	magic, err := raw.Peek(len(zstdMagic))
 	switch {
@@ -68,9 +69,11 @@ func NewReader(r io.Reader) (*Reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("failed to start decompression: %w", err)
 		}
-		rd.src = bufio.NewReaderSize(rd.dec, 64<<10)
+		rd.src = bufio.NewReaderSize(rd.dec, 16<<10)
 	case bytes.HasPrefix(zstdMagic, magic):
 		return nil, truncatedError(0, errors.New("the zstd stream ends inside its magic number"))
+	case bytes.HasPrefix(magic, utf8BOM):
+		raw.Discard(len(utf8BOM)) // a hand-written file saved by a Windows editor
 	case bytes.HasPrefix(magic, gzipMagic):
 		return nil, fmt.Errorf("%w: the file is gzip-compressed; cassettes use zstd (decompress it, then run \"zoommock cassette pack\")", ErrNotCassette)
 	}
@@ -128,8 +131,8 @@ func (r *Reader) Next() (Record, error) {
 		switch {
 		case skip:
 			continue
-		case errors.Is(err, ErrTruncated):
-			r.err = err
+		case err == errCutLine:
+			r.err = truncatedError(job.record-1, nil)
 		case err != nil:
 			return Record{}, err
 		default:
@@ -174,12 +177,12 @@ func (r *Reader) nextLine() (lineJob, error) {
 // parseLine decodes a record line (it needs nothing else from the Reader, so
 // that ReadAll can run it in parallel). skip reports a record of a kind added
 // by a newer minor version. An unterminated last line that ends too soon
-// gives an error wrapping ErrTruncated; other problems a *RecordError.
+// gives errCutLine; other problems a *RecordError.
 func parseLine(l *lexer, job lineJob, newerMinor bool) (rec Record, skip bool, err error) {
 	w, perr := parseRecord(l, job.line)
 	if perr != nil {
 		if se, ok := perr.(*syntaxError); ok && se.atEnd && !job.terminated {
-			return rec, false, truncatedError(job.record-1, nil)
+			return rec, false, errCutLine
 		}
 		var fe *fieldError
 		if errors.As(perr, &fe) {
@@ -187,7 +190,7 @@ func parseLine(l *lexer, job lineJob, newerMinor bool) (rec Record, skip bool, e
 		}
 		return rec, false, &RecordError{Record: job.record, Line: job.lineNo, Msg: perr.Error()}
 	}
-	rec, known, ferr := w.record()
+	rec, known, ferr := w.record(l)
 	if !known && newerMinor {
 		return rec, true, nil
 	}

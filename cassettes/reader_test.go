@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -87,6 +88,7 @@ func TestReaderInputs(t *testing.T) {
 		{name: "truncated inside an embedded payload", input: lines(hdrLine, openLine, beatLine[:len(beatLine)-3]), records: 1, wantErr: ErrTruncated, wantMsg: "truncated after record 1"},
 		{name: "last line complete without newline", input: lines(hdrLine, openLine, beatLine), records: 2},
 		{name: "bad last line without newline", input: lines(hdrLine, openLine, `{"at_us":x}`), records: 1, wantErr: ErrInvalidRecord, wantMsg: `record 2 (line 3): field "at_us": want an integer, got 'x'`},
+		{name: "byte order mark", input: []byte("\xEF\xBB\xBF" + hdrLine + "\r\n" + openLine + "\r\n"), records: 1},
 		{name: "CRLF line ends", input: []byte(hdrLine + "\r\n" + openLine + "\r\n" + beatLine + "\r\n"), records: 2},
 		{name: "blank lines", input: lines(hdrLine, "", openLine, "   ", "", beatLine, "", ""), records: 2},
 		{name: "blank lines count in line numbers", input: lines(hdrLine, "", openLine, "", `{"at_us":1,"kind":"frame"}`, ""), records: 1,
@@ -200,12 +202,25 @@ func TestBadFieldValues(t *testing.T) {
 func TestTruncatedCompressed(t *testing.T) {
 	t.Parallel()
 	_, h, session := readSession(t)
-	recs := append(session[:len(session)-2:len(session)-2], edgeRecords()[4:12]...) // includes a record > 64 KiB
-	for i := range recs[len(session)-2:] {
-		recs[len(session)-2+i].Offset = session[len(session)-3].Offset
-		recs[len(session)-2+i].Frame.Conn = "c2"
+	// A record larger than a zstd block and the read buffers, cut more
+	// coarsely.
+	big := append(session[:3:3], edgeRecords()[15])
+	big[3].Frame.Conn = "c1"
+	big[3].Offset = session[2].Offset
+	for _, tt := range []struct {
+		name string
+		recs []Record
+		step int
+	}{{"session", session, 1}, {"large record", big, 97}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkEveryCut(t, h, tt.recs, tt.step)
+		})
 	}
-	// Record where each flush ended.
+}
+
+func checkEveryCut(t *testing.T, h Header, recs []Record, step int) {
+	// Note where each flush ended.
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, h)
 	if err != nil {
@@ -223,10 +238,6 @@ func TestTruncatedCompressed(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := buf.Bytes()
-	step := 1
-	if testing.Short() {
-		step = 7
-	}
 	for cut := 0; cut < len(full); cut += step {
 		_, got, err := ReadAll(bytes.NewReader(full[:cut]))
 		if cut < headerEnd {
@@ -245,7 +256,7 @@ func TestTruncatedCompressed(t *testing.T) {
 		if len(got) < flushed {
 			t.Fatalf("cut at %d: read %d records, want the %d flushed before the cut", cut, len(got), flushed)
 		}
-		if diff := cmp.Diff(recs[:len(got)], got, cmpopts.EquateEmpty()); diff != "" {
+		if diff := diffRecords(recs[:len(got)], got); diff != "" {
 			t.Fatalf("cut at %d: records differ (-want +got):\n%s", cut, diff)
 		}
 		if want := "after record " + itoa(len(got)); !strings.Contains(err.Error(), want) {
@@ -262,6 +273,9 @@ func TestTruncatedCompressed(t *testing.T) {
 func TestTruncatedPlain(t *testing.T) {
 	t.Parallel()
 	data, _, recs := readSession(t)
+	// The first lines hold every kind of line end: a string, an embedded
+	// payload, base64.
+	data = data[:bytes.Index(data, []byte(`{"at_us":60412000,`))]
 	headerEnd := bytes.IndexByte(data, '\n') + 1
 	for cut := 0; cut <= len(data); cut++ {
 		_, got, err := ReadAll(bytes.NewReader(data[:cut]))
@@ -296,7 +310,7 @@ func TestTruncatedPlain(t *testing.T) {
 		if len(got) != complete {
 			t.Fatalf("cut at %d: read %d records, want %d", cut, len(got), complete)
 		}
-		if diff := cmp.Diff(recs[:len(got)], got, cmpopts.EquateEmpty()); diff != "" {
+		if diff := diffRecords(recs[:len(got)], got); diff != "" {
 			t.Fatalf("cut at %d: records differ (-want +got):\n%s", cut, diff)
 		}
 	}
@@ -317,7 +331,7 @@ func TestReadAllStopsAtFirstBadRecord(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("bad record %d: error %v, want %q", bad+1, err, want)
 		}
-		if diff := cmp.Diff(recs[:bad], got, cmpopts.EquateEmpty()); diff != "" {
+		if diff := diffRecords(recs[:bad], got); diff != "" {
 			t.Errorf("bad record %d: records before it differ (-want +got):\n%s", bad+1, diff)
 		}
 	}
@@ -396,5 +410,55 @@ func TestConnectionsAndFrames(t *testing.T) {
 	}
 	if k := (Record{Open: &WSOpen{}, Close: &WSClose{}}).Kind(); k != "" {
 		t.Errorf("record with two kinds has kind %q", k)
+	}
+}
+
+// TestReadAllMatchesNext checks the parallel ReadAll against Next on inputs
+// of several chunks: blank lines and CRLF across chunk boundaries, cuts and
+// a bad record late in the file.
+func TestReadAllMatchesNext(t *testing.T) {
+	t.Parallel()
+	recs := typicalRecording(t, 2500, 9) // about 1.7 MB: four chunks
+	var lines [][]byte
+	for i, l := range bytes.SplitAfter(plain(t, testHeader, recs), []byte("\n")) {
+		switch i % 97 {
+		case 5:
+			l = append(bytes.TrimSuffix(l, []byte("\n")), "\r\n"...)
+		case 6:
+			lines = append(lines, []byte("\n"), []byte("  \n"))
+		}
+		lines = append(lines, l)
+	}
+	data := bytes.Join(lines, nil)
+	late := bytes.LastIndex(data, []byte(`"direction":"client"`)) // the last heartbeat
+	bad := slices.Concat(data[:late], []byte(`"direction":"up"`), data[late+len(`"direction":"client"`):])
+	compressed := encode(t, testHeader, recs, WithFlushEvery(0))
+	inputs := map[string][]byte{
+		"plain":           data,
+		"plain, cut":      data[:len(data)*2/3],
+		"compressed":      compressed,
+		"compressed, cut": compressed[:len(compressed)*2/3],
+		"bad record":      bad,
+	}
+	for name, input := range inputs {
+		rd, err := NewReader(bytes.NewReader(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantErr := collect(rd)
+		rd.Close()
+		if wantErr == io.EOF {
+			wantErr = nil
+		}
+		_, got, err := ReadAll(bytes.NewReader(input))
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("%s: ReadAll error %v, Next error %v", name, err, wantErr)
+		}
+		if diff := diffRecords(want, got); diff != "" {
+			t.Errorf("%s: ReadAll and Next disagree (-Next +ReadAll):\n%s", name, diff)
+		}
+		if name == "plain" && len(got) != len(recs) || name == "bad record" && (wantErr == nil || len(got) < len(recs)-10) {
+			t.Errorf("%s: %d records, %v", name, len(got), err)
+		}
 	}
 }

@@ -224,7 +224,7 @@ func Frames(recs []Record, conn string, from Side) []Record {
 
 // mapValues returns a copy of a header or form map with f applied to every
 // value; nil stays nil.
-func mapValues[M ~map[string][]string](m M, f func(string) string) M {
+func mapValues[M ~map[string][]string](m M, f func(key, value string) string) M {
 	if m == nil {
 		return nil
 	}
@@ -232,8 +232,37 @@ func mapValues[M ~map[string][]string](m M, f func(string) string) M {
 	for k, vs := range m {
 		out[k] = make([]string, len(vs))
 		for i, v := range vs {
-			out[k][i] = f(v)
+			out[k][i] = f(k, v)
 		}
 	}
 	return out
+}
+
+// mapFields returns a copy of r (r is not modified) with text applied to
+// every field that may hold free text or a secret (paths, queries, bodies,
+// payloads, close reasons) and values to every header and form map. The
+// Redactor and Diff use it to treat every field alike.
+func (r Record) mapFields(text func(string) string, values func(key, value string) string) Record {
+	switch {
+	case r.HTTP != nil:
+		h := *r.HTTP
+		h.Path, h.Query = text(h.Path), text(h.Query)
+		h.RequestHeader, h.Form = mapValues(h.RequestHeader, values), mapValues(h.Form, values)
+		h.RequestBody = text(h.RequestBody)
+		h.ResponseHeader, h.ResponseBody = mapValues(h.ResponseHeader, values), text(h.ResponseBody)
+		r.HTTP = &h
+	case r.Open != nil:
+		o := *r.Open
+		o.Path, o.Query = text(o.Path), text(o.Query)
+		r.Open = &o
+	case r.Frame != nil:
+		f := *r.Frame
+		f.Payload = text(f.Payload)
+		r.Frame = &f
+	case r.Close != nil:
+		c := *r.Close
+		c.Reason = text(c.Reason)
+		r.Close = &c
+	}
+	return r
 }

@@ -75,7 +75,8 @@ func WithSecrets(secrets ...string) RedactorOption {
 }
 
 // WithPseudonyms also replaces account ids, email addresses and people's
-// names inside event payloads by pseudonyms (pseudo-account-1,
+// names inside JSON payloads and bodies (event content included) by
+// pseudonyms (pseudo-account-1,
 // pseudo-email-1@example.invalid, pseudo-name-1), the same input always
 // getting the same pseudonym, so that a recording of a real account can be
 // shared. Full names and emails are also replaced inside free text of the
@@ -183,33 +184,42 @@ func (r *Redactor) Redact(rec Record) Record {
 	case rec.HTTP != nil:
 		h := *rec.HTTP
 		h.Query = r.query(h.Query)
-		h.RequestHeader = r.header(h.RequestHeader)
-		h.Form = r.form(h.Form)
+		h.RequestHeader = mapValues(h.RequestHeader, r.header)
+		h.Form = mapValues(h.Form, r.form)
 		h.RequestBody = r.text(h.RequestBody)
-		h.ResponseHeader = r.header(h.ResponseHeader)
+		h.ResponseHeader = mapValues(h.ResponseHeader, r.header)
 		h.ResponseBody = r.text(h.ResponseBody)
-		h.Method, h.Path, h.Query = r.scrub(h.Method), r.scrub(h.Path), r.scrub(h.Query)
-		h.RequestHeader, h.ResponseHeader = scrubValues(r, h.RequestHeader), scrubValues(r, h.ResponseHeader)
-		h.Form = scrubValues(r, h.Form)
-		h.RequestBody, h.ResponseBody = r.scrub(h.RequestBody), r.scrub(h.ResponseBody)
 		rec.HTTP = &h
 	case rec.Open != nil:
 		o := *rec.Open
-		o.Path, o.Query = r.scrub(o.Path), r.scrub(r.query(o.Query))
+		o.Query = r.query(o.Query)
 		rec.Open = &o
-	case rec.Frame != nil:
+	case rec.Frame != nil && rec.Frame.Opcode == Text:
 		f := *rec.Frame
-		if f.Opcode == Text {
-			f.Payload = r.text(f.Payload)
-		}
-		f.Payload = r.scrub(f.Payload)
+		f.Payload = r.text(f.Payload)
 		rec.Frame = &f
-	case rec.Close != nil:
-		c := *rec.Close
-		c.Reason = r.scrub(c.Reason)
-		rec.Close = &c
 	}
-	return rec
+	if len(r.anywhere) == 0 {
+		return rec
+	}
+	return rec.mapFields(r.scrub, func(_, v string) string { return r.scrub(v) })
+}
+
+// RedactHeader returns a copy of h with every known secret replaced in the
+// recorder name and the meta values: a command line or a note may quote the
+// client secret. The Writer applies it when given WithRedactor.
+func (r *Redactor) RedactHeader(h Header) Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h.Recorder = r.scrub(h.Recorder)
+	if h.Meta != nil {
+		meta := make(map[string]string, len(h.Meta))
+		for k, v := range h.Meta {
+			meta[k] = r.scrub(v)
+		}
+		h.Meta = meta
+	}
+	return h
 }
 
 // scrub replaces every known secret in s.
@@ -269,33 +279,15 @@ func secretForms(s string) []string {
 	return forms
 }
 
-// scrubValues scrubs every value of a header or form map.
-func scrubValues[M ~map[string][]string](r *Redactor, m M) M {
-	if len(r.anywhere) == 0 {
-		return m
+// header redacts the credentials of HTTP header key.
+func (r *Redactor) header(key, v string) string {
+	switch http.CanonicalHeaderKey(key) {
+	case "Authorization", "Proxy-Authorization":
+		return r.authorization(v)
+	case "Cookie", "Set-Cookie":
+		return r.learn(catCookie, v, minLearned)
 	}
-	return mapValues(m, r.scrub)
-}
-
-// header redacts credentials in HTTP headers.
-func (r *Redactor) header(h http.Header) http.Header {
-	if h == nil {
-		return nil
-	}
-	out := make(http.Header, len(h))
-	for k, vs := range h {
-		vals := slices.Clone(vs)
-		for i, v := range vals {
-			switch http.CanonicalHeaderKey(k) {
-			case "Authorization", "Proxy-Authorization":
-				vals[i] = r.authorization(v)
-			case "Cookie", "Set-Cookie":
-				vals[i] = r.learn(catCookie, v, minLearned)
-			}
-		}
-		out[k] = vals
-	}
-	return out
+	return v
 }
 
 // authorization redacts the value of an Authorization header.
@@ -316,22 +308,12 @@ func (r *Redactor) authorization(v string) string {
 	return r.learn(catSecret, v, minLearned)
 }
 
-// form redacts secret form fields.
-func (r *Redactor) form(f url.Values) url.Values {
-	if f == nil {
-		return nil
+// form redacts the value of form field key if it is a secret.
+func (r *Redactor) form(key, v string) string {
+	if cat, ok := secretKeys[strings.ToLower(key)]; ok {
+		return r.learn(cat, v, minLearned)
 	}
-	out := make(url.Values, len(f))
-	for k, vs := range f {
-		vals := slices.Clone(vs)
-		if cat, ok := secretKeys[strings.ToLower(k)]; ok {
-			for i, v := range vals {
-				vals[i] = r.learn(cat, v, minLearned)
-			}
-		}
-		out[k] = vals
-	}
-	return out
+	return v
 }
 
 // query redacts the values of secret parameters in a raw query string,

@@ -87,8 +87,9 @@ func rawSession(t testing.TB) []Record {
 func TestRedactionLeavesNoSecret(t *testing.T) {
 	t.Parallel()
 	raw := rawSession(t)
-	r := NewRedactor(WithSecrets(secretToken))
-	data := encode(t, testHeader, raw, WithRedactor(r))
+	r := NewRedactor(WithSecrets(secretToken, clientSecret))
+	h := Header{Recorder: "zoommock record --client-secret " + clientSecret, Meta: map[string]string{"note": "token " + secretToken}}
+	data := encode(t, h, raw, WithRedactor(r))
 
 	// The test's own tool must see the secrets in an unredacted file.
 	unredacted := encode(t, testHeader, raw)
@@ -99,7 +100,10 @@ func TestRedactionLeavesNoSecret(t *testing.T) {
 		t.Fatalf("secrets left in the cassette: %q (%v)", found, err)
 	}
 
-	_, got := readAll(t, data)
+	gotH, got := readAll(t, data)
+	if gotH.Recorder != "zoommock record --client-secret REDACTED-SECRET-2" || gotH.Meta["note"] != "token REDACTED-SECRET-1" {
+		t.Errorf("header = %+v", gotH)
+	}
 	checks := []struct {
 		name, got, want string
 	}{

@@ -240,15 +240,17 @@ func TestCreateKeepsPermissionsWhenCompacting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var recs []Record
 	for i := range 100 {
-		if err := w.Write(crashRecord(i)); err != nil {
+		recs = append(recs, crashRecord(i))
+	}
+	for _, r := range recs[:99] {
+		if err := w.Write(r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	before, _ := os.Stat(path)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAndClose(t, w, recs[99:])
 	after, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
