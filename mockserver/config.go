@@ -355,10 +355,20 @@ func ReadConfigFile(path string) (FileConfig, error) {
 // ParseConfig decodes and validates a FileConfig document.
 func ParseConfig(data []byte) (FileConfig, error) {
 	var fc FileConfig
+	if err := checkDuplicateKeys(data); err != nil {
+		return fc, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
 		line := lineAt(data, dec.InputOffset())
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			// The decoder reports the end of the enclosing object; point at the key itself.
+			if i := keyOffset(data, strings.Trim(field, `"`)); i >= 0 {
+				line = lineAt(data, int64(i))
+			}
+			return fc, fmt.Errorf("%w: line %d: unknown field %s: the fields are clientId, clientSecret, accountId, secretToken, verificationToken, scope and subscriptions (with id)", ErrBadConfig, line, field)
+		}
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
@@ -382,6 +392,70 @@ func ParseConfig(data []byte) (FileConfig, error) {
 		return fc, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	return fc, nil
+}
+
+// keyOffset finds "key" used as an object key (followed by a colon) in data, or -1.
+func keyOffset(data []byte, key string) int {
+	quoted, _ := json.Marshal(key)
+	for from := 0; ; {
+		i := bytes.Index(data[from:], quoted)
+		if i < 0 {
+			return -1
+		}
+		at := from + i
+		rest := bytes.TrimLeft(data[at+len(quoted):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			return at
+		}
+		from = at + len(quoted)
+	}
+}
+
+// checkDuplicateKeys refuses an object with the same key twice: encoding/json would silently keep
+// the last one, and a config that says two things should say which it means.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		want   bool // the next string token in an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // syntax errors are reported by the decoder with their line
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.want {
+			if key, ok := tok.(string); ok {
+				if top.keys[key] {
+					return fmt.Errorf("%w: line %d: key %q appears twice in one object", ErrBadConfig, lineAt(data, dec.InputOffset()), key)
+				}
+				top.keys[key] = true
+				top.want = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, want: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				stack[len(stack)-1].want = stack[len(stack)-1].object
+			}
+			continue
+		}
+		if top != nil && top.object && tok != json.Delim('{') && tok != json.Delim('[') {
+			top.want = true // a scalar value ended; the next token is a key
+		}
+	}
 }
 
 // lineAt is the 1-based line holding byte offset off of data.

@@ -234,7 +234,7 @@ func (a adminClient) call(ctx context.Context, method, path string, body []byte)
 		where := req.URL.Host
 		switch {
 		case errors.Is(err, syscall.ECONNREFUSED):
-			return nil, fmt.Errorf("no mock answers at %s: start it with zoommock serve (or point --addr/--url at it)", where)
+			return nil, fmt.Errorf("no mock answers at %s: start it with zoommock serve, or point --addr (emit also takes --url) at it", where)
 		case errors.Is(err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("the mock at %s did not answer within %v (--timeout)", where, a.timeout)
 		}

@@ -100,8 +100,14 @@ func serverConfig(c *cli.Context) (mockserver.Config, error) {
 	if cfg.LiveTokens < 0 {
 		return cfg, usagef("--live-tokens %d: use 0 (unlimited) or more", cfg.LiveTokens)
 	}
-	if cfg.ReadLimit <= 0 || cfg.WriteTimeout <= 0 {
-		return cfg, usagef("--read-limit and --write-timeout must be positive")
+	if cfg.ReadLimit <= 0 {
+		return cfg, usagef("--read-limit %d: must be a positive number of bytes", cfg.ReadLimit)
+	}
+	if cfg.WriteTimeout <= 0 {
+		return cfg, usagef("--write-timeout %v: must be positive", cfg.WriteTimeout)
+	}
+	if _, _, err := net.SplitHostPort(c.String("addr")); err != nil {
+		return cfg, usagef("--addr %q: want HOST:PORT, such as 127.0.0.1:9876 or 0.0.0.0:9876", c.String("addr"))
 	}
 	for _, f := range []struct {
 		flag string
@@ -125,10 +131,18 @@ func serverConfig(c *cli.Context) (mockserver.Config, error) {
 		}
 		fc, err := mockserver.ReadConfigFile(path)
 		if err != nil {
-			return cfg, err
+			return cfg, usageError{fmt.Errorf("--config: %w", err)}
 		}
 		cfg.Apps = fc.Apps
 	} else {
+		for _, f := range []string{"client-id", "client-secret", "account-id", "subscription-id", "secret-token"} {
+			if c.String(f) == "" {
+				return cfg, usagef("--%s is empty: give it a value, or leave it out for the development default", f)
+			}
+		}
+		if id := c.String("subscription-id"); strings.ContainsAny(id, "&?#/ ") {
+			return cfg, usagef("--subscription-id %q: a subscription id cannot contain &, ?, #, / or spaces", id)
+		}
 		cfg.Apps = []mockserver.App{{
 			ClientID:          c.String("client-id"),
 			ClientSecret:      c.String("client-secret"),
