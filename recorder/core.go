@@ -36,10 +36,12 @@ type Stats struct {
 // record is stamped and written under the lock, so offsets never decrease, and a frame is written
 // before it is passed on, so an answer is never recorded before what it answers.
 type core struct {
-	cfg   config
-	cw    *cassettes.Writer
-	log   *slog.Logger
-	start time.Time // carries Go's monotonic clock reading; offsets are time.Since(start)
+	cfg    config
+	cw     *cassettes.Writer
+	log    *slog.Logger
+	start  time.Time         // carries Go's monotonic clock reading; offsets are time.Since(start)
+	http   *http.Client      // for upstream HTTP (newHTTPClient)
+	dialer *websocket.Dialer // for the upstream WebSocket
 
 	mu       sync.Mutex
 	stopped  bool            // Close ran: nothing more is recorded
@@ -58,7 +60,9 @@ func newCore(cw *cassettes.Writer, opts []Option) (*core, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &core{cfg: cfg, cw: cw, log: cfg.log, start: time.Now(), failed: make(chan struct{}), open: map[string]bool{}}, nil
+	return &core{cfg: cfg, cw: cw, log: cfg.log, start: time.Now(), http: newHTTPClient(),
+		dialer: &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: httpTimeout},
+		failed: make(chan struct{}), open: map[string]bool{}}, nil
 }
 
 // write stamps, redacts and writes rec, unless recording has stopped. It reports whether rec was
@@ -184,15 +188,15 @@ func (c *core) stop() {
 	c.stopped = true
 }
 
-// Stats returns a copy of the counters.
-func (c *core) Stats() Stats {
+// snapshot returns a copy of the counters.
+func (c *core) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stats
 }
 
-// Err returns the error that stopped the recording, if writing the cassette failed.
-func (c *core) Err() error {
+// writeErr returns the error that stopped the recording, if writing the cassette failed.
+func (c *core) writeErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err

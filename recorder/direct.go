@@ -34,9 +34,7 @@ const heartbeatFrame = `{"module":"heartbeat"}`
 // reconnect should look like is the application's business, not the recorder's.
 type Direct struct {
 	*core
-	creds  Credentials
-	client *http.Client
-	dialer *websocket.Dialer
+	creds Credentials
 
 	mu      sync.Mutex
 	started bool
@@ -59,12 +57,11 @@ func NewDirect(cw *cassettes.Writer, creds Credentials, opts ...Option) (*Direct
 		return nil, err
 	}
 	c.cfg.redactor.AddSecrets(creds.ClientSecret)
-	return &Direct{core: c, creds: creds, client: newHTTPClient(),
-		dialer: &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: httpTimeout}}, nil
+	return &Direct{core: c, creds: creds}, nil
 }
 
 // Stats returns what Direct has recorded so far; it is safe to call while Run runs.
-func (d *Direct) Stats() Stats { return d.core.Stats() }
+func (d *Direct) Stats() Stats { return d.snapshot() }
 
 // Run records one session; offsets count from its start. It returns nil when the session ended
 // as a recording should: ctx ended (Ctrl-C, a deadline for a fixed duration), after which Run
@@ -83,7 +80,7 @@ func (d *Direct) Run(ctx context.Context) error {
 	d.core.mu.Lock()
 	d.start = time.Now()
 	d.core.mu.Unlock()
-	defer d.client.CloseIdleConnections()
+	defer d.http.CloseIdleConnections()
 
 	token, err := d.token(ctx)
 	if err != nil {
@@ -102,7 +99,7 @@ func (d *Direct) Run(ctx context.Context) error {
 // forgives a failure caused by ctx ending (Ctrl-C while connecting): the cassette then simply
 // holds what happened before.
 func (d *Direct) failure(ctx context.Context, err error) error {
-	if werr := d.Err(); werr != nil {
+	if werr := d.writeErr(); werr != nil {
 		return werr
 	}
 	if ctx.Err() != nil {
@@ -117,7 +114,7 @@ func (d *Direct) token(ctx context.Context) (string, error) {
 	u := upstreamURL(d.cfg.oauth, "/oauth/token", q.Encode())
 	req := http.Request{Header: http.Header{}}
 	req.SetBasicAuth(d.creds.ClientID, d.creds.ClientSecret)
-	resp, body, err := d.roundTrip(ctx, d.client, http.MethodPost, u, req.Header, nil)
+	resp, body, err := d.roundTrip(ctx, http.MethodPost, u, req.Header, nil)
 	if err != nil {
 		return "", err
 	}
@@ -131,12 +128,12 @@ func (d *Direct) token(ctx context.Context) (string, error) {
 
 // connect opens the event WebSocket and records the upgrade.
 func (d *Direct) connect(ctx context.Context, token string) (*websocket.Conn, string, error) {
-	u := upstreamURL(d.cfg.ws, "/ws", "subscriptionId="+url.QueryEscape(d.creds.SubscriptionID)+"&access_token="+url.QueryEscape(token))
-	ws, resp, err := d.dialer.DialContext(ctx, u.String(), nil)
+	query := "subscriptionId=" + url.QueryEscape(d.creds.SubscriptionID) + "&access_token=" + url.QueryEscape(token)
+	ws, resp, err := d.dial(ctx, "/ws", query, nil)
 	if err != nil && resp == nil {
-		return nil, "", upstreamErrorf("failed to reach the WebSocket upstream %s: %v", d.cfg.ws.Redacted(), err)
+		return nil, "", err
 	}
-	id := d.openConn(u.Path, u.RawQuery, resp.StatusCode)
+	id := d.openConn("/ws", query, resp.StatusCode)
 	if err != nil {
 		return nil, "", upstreamErrorf("the WebSocket upstream %s refused the upgrade: %s", d.cfg.ws.Redacted(), resp.Status)
 	}
@@ -167,7 +164,7 @@ func (d *Direct) session(ctx context.Context, ws *websocket.Conn, id string) err
 			return nil
 		case <-d.failed: // the cassette cannot be written: recording on is pointless
 			d.hangUp(ws, readErr)
-			return d.Err()
+			return d.writeErr()
 		}
 	}
 }

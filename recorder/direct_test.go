@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -114,10 +113,7 @@ func TestDirectRecordsSession(t *testing.T) {
 		!strings.Contains(tok.ResponseBody, `"access_token":"REDACTED-TOKEN-1"`) {
 		t.Errorf("record 1 is not the redacted token exchange: %+v", got[0])
 	}
-	diffRecords(t, got[1:3], []cassettes.Record{
-		open("c1", "subscriptionId="+cfg.SubscriptionID+"&access_token=REDACTED-TOKEN-1"),
-		frame("c1", cassettes.Server, connected),
-	})
+	diffRecords(t, got[1:3], opened(cfg))
 	diffRecords(t, got[len(got)-1:], []cassettes.Record{closed("c1", cassettes.Client, 1000, "")})
 	var fromJournal, fromCassette [2][]string
 	side := map[cassettes.Side]int{cassettes.Client: 0, cassettes.Server: 1}
@@ -178,11 +174,7 @@ func TestDirectServerEndsSession(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			diffRecords(t, got[1:], []cassettes.Record{
-				open("c1", "subscriptionId="+srv.Config().SubscriptionID+"&access_token=REDACTED-TOKEN-1"),
-				frame("c1", cassettes.Server, connected),
-				want,
-			})
+			diffRecords(t, got[1:], append(opened(srv.Config()), want))
 		})
 	}
 }
@@ -191,12 +183,7 @@ func TestDirectServerEndsSession(t *testing.T) {
 // that names the upstream and what to check; what the upstream answered is recorded first.
 func TestDirectFailures(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := deadURL(t)
 	tests := []struct {
 		name    string
 		edit    func(*recorder.Credentials)

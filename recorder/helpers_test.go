@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -253,6 +254,57 @@ func closed(conn string, by cassettes.Side, code int, reason string) cassettes.R
 
 func dropped(conn string, by cassettes.Side) cassettes.Record {
 	return cassettes.Record{Close: &cassettes.WSClose{Conn: conn, By: by, Abrupt: true}}
+}
+
+// opened is what a cassette holds for a successful connection c1 of cfg: its upgrade and
+// build_connection.
+func opened(cfg zoomtest.Config) []cassettes.Record {
+	return []cassettes.Record{
+		open("c1", "subscriptionId="+cfg.SubscriptionID+"&access_token=REDACTED-TOKEN-1"),
+		frame("c1", cassettes.Server, connected),
+	}
+}
+
+// appSession is an application's session through a proxy in front of a mock, just connected.
+type appSession struct {
+	srv         *zoomtest.Server
+	cfg         zoomtest.Config
+	rec         *recording
+	token, body string // the access token, and the token response that carried it
+	ws          *websocket.Conn
+	conn        string // the mock's id of the connection
+}
+
+// connectThroughProxy gets a token and connects through a new proxy to a new mock, as an
+// application does, and waits for build_connection.
+func connectThroughProxy(t *testing.T) *appSession {
+	t.Helper()
+	s := &appSession{srv: zoomtest.NewServer(t)}
+	s.cfg = s.srv.Config()
+	s.rec = proxyTo(t, s.srv.URL)
+	s.token, s.body = getToken(t, s.rec.hs.URL, s.cfg)
+	s.ws = dial(t, s.rec.hs.URL, s.cfg.SubscriptionID, s.token)
+	if got := readFrame(t, s.ws); got != connected {
+		t.Fatalf("first frame %s, want %s", got, connected)
+	}
+	s.conn = s.srv.WaitForConnection(ctxFor(t)).ID
+	return s
+}
+
+// opening is what the cassette holds once the session is connected, followed by then.
+func (s *appSession) opening(then ...cassettes.Record) []cassettes.Record {
+	return append(append([]cassettes.Record{tokenExchange(s.cfg, s.body, s.token)}, opened(s.cfg)...), then...)
+}
+
+// deadURL is an http:// URL where nothing listens.
+func deadURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	return "http://" + ln.Addr().String()
 }
 
 // tokenExchange is the record of a successful token request of cfg, whose answer was body.

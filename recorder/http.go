@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/zoommock/zoommock/cassettes"
 )
 
@@ -58,7 +60,7 @@ func upstreamURL(base *url.URL, path, rawQuery string) *url.URL {
 // roundTrip sends an HTTP request upstream, reads the whole answer and records the exchange.
 // target names the upstream in errors (without the query, which may hold credentials). An error
 // means the upstream could not be reached or did not answer; nothing is recorded then.
-func (c *core) roundTrip(ctx context.Context, client *http.Client, method string, u *url.URL, header http.Header, body []byte) (*http.Response, []byte, error) {
+func (c *core) roundTrip(ctx context.Context, method string, u *url.URL, header http.Header, body []byte) (*http.Response, []byte, error) {
 	target := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -69,7 +71,7 @@ func (c *core) roundTrip(ctx context.Context, client *http.Client, method string
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	req.Header = header
-	resp, err := client.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) { // its message repeats the URL, query and all
@@ -138,10 +140,21 @@ func withoutHop(h http.Header, extra ...string) http.Header {
 	return out
 }
 
+// dial opens a WebSocket to the WebSocket upstream at path with the raw query, byte for byte.
+// When the upstream answered but refused the upgrade, the error comes with its answer; when it
+// could not be reached, the error names it and the answer is nil.
+func (c *core) dial(ctx context.Context, path, rawQuery string, header http.Header) (*websocket.Conn, *http.Response, error) {
+	ws, resp, err := c.dialer.DialContext(ctx, upstreamURL(c.cfg.ws, path, rawQuery).String(), header)
+	if err != nil && resp == nil {
+		err = upstreamErrorf("failed to reach the WebSocket upstream %s: %v", c.cfg.ws.Redacted(), err)
+	}
+	return ws, resp, err
+}
+
 // forward passes the request r to base and its answer back to w, recording the exchange. When the
 // upstream cannot be reached, the client gets 502 with a text body naming it, and nothing is
 // recorded: nothing answered.
-func (c *core) forward(w http.ResponseWriter, r *http.Request, client *http.Client, base *url.URL) {
+func (c *core) forward(w http.ResponseWriter, r *http.Request, base *url.URL) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil || len(body) > maxRequestBody {
 		http.Error(w, fmt.Sprintf("zoommock record: failed to read the request body (at most %d bytes)", maxRequestBody), http.StatusBadRequest)
@@ -149,7 +162,7 @@ func (c *core) forward(w http.ResponseWriter, r *http.Request, client *http.Clie
 	}
 	// Go's transport asks for gzip itself and unpacks it, so the record holds readable text.
 	header := withoutHop(r.Header, "Accept-Encoding")
-	resp, respBody, err := c.roundTrip(r.Context(), client, r.Method, upstreamURL(base, r.URL.Path, r.URL.RawQuery), header, body)
+	resp, respBody, err := c.roundTrip(r.Context(), r.Method, upstreamURL(base, r.URL.Path, r.URL.RawQuery), header, body)
 	if err != nil {
 		c.log.Error("upstream unreachable", "path", r.URL.Path, "err", err)
 		http.Error(w, "zoommock record: "+err.Error(), http.StatusBadGateway)

@@ -26,8 +26,6 @@ import (
 // the recording and ends every bridged connection; the caller then closes the cassette Writer.
 type Proxy struct {
 	*core
-	client *http.Client
-	dialer *websocket.Dialer
 	ctx    context.Context // cancelled by Close: ends dials and exchanges in flight
 	cancel context.CancelFunc
 
@@ -48,10 +46,8 @@ func NewProxy(cw *cassettes.Writer, opts ...Option) (*Proxy, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Proxy{
-		core:   c,
-		client: newHTTPClient(),
-		dialer: &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: httpTimeout},
-		ctx:    ctx, cancel: cancel,
+		core: c,
+		ctx:  ctx, cancel: cancel,
 		bridges: map[*bridge]bool{},
 	}, nil
 }
@@ -60,11 +56,12 @@ func NewProxy(cw *cassettes.Writer, opts ...Option) (*Proxy, error) {
 // passing traffic but records nothing more; Err says why. A program that records should stop.
 func (p *Proxy) Failed() <-chan struct{} { return p.failed }
 
-// Err returns the error that stopped the recording, or nil.
-func (p *Proxy) Err() error { return p.core.Err() }
+// Err returns the error that stopped the recording, or nil, so that a program can say why Failed
+// was closed.
+func (p *Proxy) Err() error { return p.writeErr() }
 
 // Stats returns what the Proxy has recorded so far.
-func (p *Proxy) Stats() Stats { return p.core.Stats() }
+func (p *Proxy) Stats() Stats { return p.snapshot() }
 
 // ServeHTTP passes /oauth/token to the OAuth upstream and /ws to the WebSocket upstream (a GET
 // /ws that is not a WebSocket upgrade goes there as plain HTTP), and answers 404 to anything else:
@@ -88,11 +85,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case r.URL.Path == "/oauth/token":
-		p.forward(w, r, p.client, p.cfg.oauth)
+		p.forward(w, r, p.cfg.oauth)
 	case r.URL.Path == "/ws" && isUpgrade(r):
 		p.serveWS(w, r)
 	case r.URL.Path == "/ws":
-		p.forward(w, r, p.client, httpScheme(p.cfg.ws))
+		p.forward(w, r, httpScheme(p.cfg.ws))
 	default:
 		http.Error(w, fmt.Sprintf("zoommock record: %s is not recorded: the recorder stands in for Zoom's /oauth/token and /ws only", r.URL.Path),
 			http.StatusNotFound)
@@ -120,10 +117,8 @@ var handshakeHeaders = []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "S
 // serveWS dials the upstream with the client's path, query and headers, then upgrades the client
 // only if the upstream did: a refusal is passed on with its status and body.
 func (p *Proxy) serveWS(w http.ResponseWriter, r *http.Request) {
-	target := upstreamURL(p.cfg.ws, r.URL.Path, r.URL.RawQuery)
-	up, resp, err := p.dialer.DialContext(r.Context(), target.String(), withoutHop(r.Header, handshakeHeaders...))
+	up, resp, err := p.dial(r.Context(), r.URL.Path, r.URL.RawQuery, withoutHop(r.Header, handshakeHeaders...))
 	if err != nil && resp == nil {
-		err = upstreamErrorf("failed to reach the WebSocket upstream %s: %v", p.cfg.ws.Redacted(), err)
 		p.log.Error("upstream unreachable", "path", r.URL.Path, "err", err)
 		http.Error(w, "zoommock record: "+err.Error(), http.StatusBadGateway)
 		return
@@ -183,7 +178,7 @@ func (p *Proxy) Close() {
 		b.stop()
 	}
 	p.handlers.Wait()
-	p.client.CloseIdleConnections()
+	p.http.CloseIdleConnections()
 }
 
 // Serve answers connections on ln until ctx is done or the cassette cannot be written, then shuts

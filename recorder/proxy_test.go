@@ -2,7 +2,6 @@ package recorder_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,15 +19,8 @@ import (
 // with no secret in it or in the logs.
 func TestProxyRecordsSession(t *testing.T) {
 	t.Parallel()
-	srv := zoomtest.NewServer(t)
-	cfg := srv.Config()
-	rec := proxyTo(t, srv.URL)
-
-	token, body := getToken(t, rec.hs.URL, cfg)
-	ws := dial(t, rec.hs.URL, cfg.SubscriptionID, token)
-	if got := readFrame(t, ws); got != connected {
-		t.Fatalf("first frame %s, want %s", got, connected)
-	}
+	s := connectThroughProxy(t)
+	srv, cfg, rec, ws := s.srv, s.cfg, s.rec, s.ws
 	send(t, ws, heartbeat)
 	if got := readFrame(t, ws); got != heartbeatReply {
 		t.Fatalf("heartbeat answer %s, want %s", got, heartbeatReply)
@@ -37,7 +29,6 @@ func TestProxyRecordsSession(t *testing.T) {
 		t.Fatalf("emit: %+v", res)
 	}
 	event := readFrame(t, ws)
-	conn := srv.WaitForConnection(ctxFor(t)).ID
 	if !strings.Contains(event, cfg.VerificationToken) {
 		t.Fatalf("the event frame %s lacks the verification token: it was changed on its way", event)
 	}
@@ -47,21 +38,17 @@ func TestProxyRecordsSession(t *testing.T) {
 	if ce := readEnd(t, ws); ce.Code != 1000 {
 		t.Errorf("the close was answered with %d %q, want the mock's echo of 1000", ce.Code, ce.Text)
 	}
-	if e := srv.WaitForClose(ctxFor(t), conn); *e.Close != (mockserver.CloseEntry{By: "client", Code: 1000, Reason: "bye"}) {
+	if e := srv.WaitForClose(ctxFor(t), s.conn); *e.Close != (mockserver.CloseEntry{By: "client", Code: 1000, Reason: "bye"}) {
 		t.Errorf("the mock saw the close %+v, want the client's 1000 \"bye\"", *e.Close)
 	}
 
-	got := rec.records()
-	diffRecords(t, got, []cassettes.Record{
-		tokenExchange(cfg, body, token),
-		open("c1", "subscriptionId="+cfg.SubscriptionID+"&access_token=REDACTED-TOKEN-1"),
-		frame("c1", cassettes.Server, connected),
+	diffRecords(t, rec.records(), s.opening(
 		frame("c1", cassettes.Client, heartbeat),
 		frame("c1", cassettes.Server, heartbeatReply),
 		frame("c1", cassettes.Server, strings.ReplaceAll(event, cfg.VerificationToken, "REDACTED-VERIFICATION-1")),
 		closed("c1", cassettes.Client, 1000, "bye"),
-	})
-	noSecrets(t, rec.path, rec.logs.String(), secretsOf(cfg, token)...)
+	))
+	noSecrets(t, rec.path, rec.logs.String(), secretsOf(cfg, s.token)...)
 	if st := rec.proxy.Stats(); st != (recorderStats{Records: 7, Exchanges: 1, Connections: 1, Frames: 4, Events: 1, Heartbeats: 1}) {
 		t.Errorf("stats %+v", st)
 	}
@@ -91,13 +78,8 @@ func TestProxyPassesClosesOn(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := zoomtest.NewServer(t)
-			cfg := srv.Config()
-			rec := proxyTo(t, srv.URL)
-			token, body := getToken(t, rec.hs.URL, cfg)
-			ws := dial(t, rec.hs.URL, cfg.SubscriptionID, token)
-			readFrame(t, ws)
-			conn := srv.WaitForConnection(ctxFor(t)).ID
+			s := connectThroughProxy(t)
+			srv, ws := s.srv, s.ws
 
 			var end cassettes.Record
 			switch {
@@ -127,16 +109,11 @@ func TestProxyPassesClosesOn(t *testing.T) {
 			}
 			if tt.by == cassettes.Client {
 				want := mockserver.CloseEntry{By: "client", Code: tt.code, Reason: tt.reason, Abrupt: tt.code == 0}
-				if e := srv.WaitForClose(ctxFor(t), conn); *e.Close != want {
+				if e := srv.WaitForClose(ctxFor(t), s.conn); *e.Close != want {
 					t.Errorf("the mock saw %+v, want %+v", *e.Close, want)
 				}
 			}
-			diffRecords(t, rec.records(), []cassettes.Record{
-				tokenExchange(cfg, body, token),
-				open("c1", "subscriptionId="+cfg.SubscriptionID+"&access_token=REDACTED-TOKEN-1"),
-				frame("c1", cassettes.Server, connected),
-				end,
-			})
+			diffRecords(t, s.rec.records(), s.opening(end))
 		})
 	}
 }
@@ -290,12 +267,7 @@ func TestProxyPassesFramesOn(t *testing.T) {
 // An upstream that cannot be reached gets the client a 502 naming it, and nothing is recorded.
 func TestProxyUnreachableUpstream(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := deadURL(t)
 	rec := proxyTo(t, dead)
 
 	resp, err := noPool.Post(rec.hs.URL+"/oauth/token?grant_type=account_credentials", "", nil)
@@ -332,18 +304,13 @@ func TestProxyUnreachableUpstream(t *testing.T) {
 // the connection still open: neither side closed it.
 func TestProxyCloseMidSession(t *testing.T) {
 	t.Parallel()
-	srv := zoomtest.NewServer(t)
-	cfg := srv.Config()
-	rec := proxyTo(t, srv.URL)
-	token, body := getToken(t, rec.hs.URL, cfg)
-	ws := dial(t, rec.hs.URL, cfg.SubscriptionID, token)
-	readFrame(t, ws)
-	conn := srv.WaitForConnection(ctxFor(t)).ID
+	s := connectThroughProxy(t)
+	rec, ws := s.rec, s.ws
 	rec.proxy.Close()
 	if ce := readEnd(t, ws); ce.Code != websocket.CloseGoingAway {
 		t.Errorf("client saw %d %q, want 1001", ce.Code, ce.Text)
 	}
-	if e := srv.WaitForClose(ctxFor(t), conn); e.Close.Code != websocket.CloseGoingAway {
+	if e := s.srv.WaitForClose(ctxFor(t), s.conn); e.Close.Code != websocket.CloseGoingAway {
 		t.Errorf("the mock saw %+v, want 1001", *e.Close)
 	}
 	resp, err := noPool.Get(rec.hs.URL + "/oauth/token")
@@ -353,9 +320,5 @@ func TestProxyCloseMidSession(t *testing.T) {
 	if readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("after Close: %s, want 503", resp.Status)
 	}
-	diffRecords(t, rec.records(), []cassettes.Record{
-		tokenExchange(cfg, body, token),
-		open("c1", "subscriptionId="+cfg.SubscriptionID+"&access_token=REDACTED-TOKEN-1"),
-		frame("c1", cassettes.Server, connected),
-	})
+	diffRecords(t, rec.records(), s.opening())
 }
