@@ -246,4 +246,3 @@ func TestRecordDirectUpstreamFailures(t *testing.T) {
 		}
 	}
 }
-
