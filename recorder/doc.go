@@ -45,7 +45,8 @@
 //     fragmented into frames, masking, and extensions (permessage-deflate is not negotiated on
 //     either side, so a compressed session becomes an uncompressed one).
 //   - The close handshake in full: a close records the side that closed first, with its code and
-//     reason; the other side's answer is passed on but not recorded. A close frame with no
+//     reason; the other side's answer, and any message either side sends after the first close
+//     frame, are passed on but not recorded (in a cassette a connection ends at its close). A close frame with no
 //     status is recorded as code 1005.
 //   - HTTP details: headers other than Authorization and Content-Type in requests and
 //     Content-Type, Retry-After, WWW-Authenticate and X-Zm-Trackingid in responses (all of them

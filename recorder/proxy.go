@@ -118,12 +118,18 @@ var handshakeHeaders = []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "S
 // only if the upstream did: a refusal is passed on with its status and body.
 func (p *Proxy) serveWS(w http.ResponseWriter, r *http.Request) {
 	up, resp, err := p.dial(r.Context(), r.URL.Path, r.URL.RawQuery, withoutHop(r.Header, handshakeHeaders...))
-	if err != nil && resp == nil {
+	switch {
+	case err != nil && p.ctx.Err() != nil: // Close interrupted the dial
+		http.Error(w, "zoommock record: the recorder has stopped", http.StatusServiceUnavailable)
+		return
+	case err != nil && (resp == nil || resp.StatusCode == http.StatusSwitchingProtocols):
+		if resp != nil { // 101 with a handshake gorilla cannot accept, such as forced compression
+			err = upstreamErrorf("the WebSocket upstream %s answered an unusable handshake: %v", p.cfg.ws.Redacted(), err)
+		}
 		p.log.Error("upstream unreachable", "path", r.URL.Path, "err", err)
 		http.Error(w, "zoommock record: "+err.Error(), http.StatusBadGateway)
 		return
-	}
-	if err != nil { // the upstream answered, and refused the upgrade
+	case err != nil: // the upstream answered, and refused the upgrade
 		p.openConn(r.URL.Path, r.URL.RawQuery, resp.StatusCode)
 		body, _ := io.ReadAll(resp.Body) // gorilla keeps the first KiB
 		for k, vs := range withoutHop(resp.Header) {

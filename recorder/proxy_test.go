@@ -123,6 +123,8 @@ func TestProxyPassesClosesOn(t *testing.T) {
 // upgrade. The query string reaches the upstream exactly as the client wrote it.
 func TestProxyPassesAnswersOn(t *testing.T) {
 	t.Parallel()
+	// An upstream that echoes the secret it was sent, as no upstream should.
+	const tokenError = `{"reason":"Invalid client_id or client_secret some-client-secret","error":"invalid_client"}`
 	var seen syncBuffer // the request URIs the upstream received
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&seen, "%s\n", r.RequestURI)
@@ -131,7 +133,7 @@ func TestProxyPassesAnswersOn(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("X-Not-Recorded", "passed on")
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`)
+			fmt.Fprint(w, tokenError)
 		case r.URL.Path == "/ws":
 			w.Header().Set("Content-Type", "text/plain")
 			w.WriteHeader(http.StatusForbidden)
@@ -150,7 +152,7 @@ func TestProxyPassesAnswersOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := readAll(t, resp)
-	if resp.StatusCode != 400 || body != `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}` || resp.Header.Get("X-Not-Recorded") != "passed on" {
+	if resp.StatusCode != 400 || body != tokenError || resp.Header.Get("X-Not-Recorded") != "passed on" {
 		t.Errorf("token answer %s %q %v: want the upstream's 400 as is", resp.Status, body, resp.Header)
 	}
 
@@ -172,7 +174,8 @@ func TestProxyPassesAnswersOn(t *testing.T) {
 			RequestHeader: http.Header{"Authorization": {"Basic REDACTED-BASIC-1"}, "Content-Type": {"application/x-www-form-urlencoded"}},
 			Form:          map[string][]string{"grant_type": {"account_credentials"}, "account_id": {"acc/1"}},
 			Status:        400, ResponseHeader: http.Header{"Content-Type": {"application/json"}},
-			ResponseBody: `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`,
+			// The client secret learned from the Basic credentials is scrubbed wherever it appears.
+			ResponseBody: strings.ReplaceAll(tokenError, "some-client-secret", "REDACTED-SECRET-1"),
 		}},
 		{Open: &cassettes.WSOpen{Conn: "c1", Path: "/ws", Query: "subscriptionId=a%2Fb~c&access_token=REDACTED-TOKEN-1", Status: 403}},
 	})
