@@ -63,6 +63,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			serveCommand(),
 			emitCommand(),
+			recordCommand(),
+			cassetteCommand(),
 			healthcheckCommand(),
 			versionCommand(),
 		},
