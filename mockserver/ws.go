@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/zoommock/zoommock/internal/wire"
+	"github.com/zoommock/zoommock/replayer"
 )
 
 // conn is one accepted WebSocket. Its handler goroutine reads; a writer goroutine exists only while
@@ -49,6 +51,13 @@ type conn struct {
 	expiryTimer *time.Timer
 	graceTimer  *time.Timer
 	timers      sync.WaitGroup // timer callbacks running; cleanup waits for them
+	room        chan struct{}  // closed when the writer takes the queue (see enqueueWhenRoom)
+
+	// replay plays the recording's connection of the same rank (nil when not replaying); it is set
+	// by authenticate, before the reader starts. Its goroutine is stopped and waited for by cleanup.
+	replay     *replayer.Session
+	replayStop context.CancelFunc
+	replayDone sync.WaitGroup
 }
 
 // owned wraps a timer callback so that cleanup waits for it: it does nothing once the connection
@@ -143,6 +152,9 @@ func (c *conn) authenticate(r *http.Request) {
 		c.tokenRef = tok.ref
 	}
 	sub := s.subs[subID]
+	if s.playback != nil {
+		c.replay = s.playback.Connect(replayer.ConnInfo{ID: c.id, Opened: c.opened, Token: tokenName(tokenValue, tok, known)})
+	}
 	var content string
 	var closeWith CloseSpec
 	switch {
@@ -172,8 +184,18 @@ func (c *conn) authenticate(r *http.Request) {
 		content, closeWith = s.cfg.RejectNewText, s.cfg.RejectNewClose
 		notes = append(notes, fmt.Sprintf("subscription %s already has connection %s (policy reject-new)", subID, sub.conns[0].id))
 	}
+	if refusal, ok := c.replayRefusal(); ok && content == "" {
+		content, closeWith = refusal.Content, s.cfg.AuthFailureClose
+		if refusal.Code != 0 {
+			closeWith = CloseSpec{Code: refusal.Code, Reason: refusal.Reason}
+		}
+		notes = append(notes, "refused as connection "+c.replay.Recorded()+" of the cassette was")
+	}
 	if content != "" {
 		s.mu.Unlock()
+		if c.replay != nil {
+			c.replay.Answered(false, content)
+		}
 		s.journal.add(Entry{Kind: KindConnectionOpen, Connection: c.id, SubscriptionID: subID,
 			Open: &OpenEntry{RemoteAddr: c.remote, TokenRef: c.tokenRef, Content: content}, Note: strings.Join(notes, "; ")})
 		s.log.Info("connection refused", "conn", c.id, "subscription", subID, "content", content)
@@ -205,6 +227,9 @@ func (c *conn) authenticate(r *http.Request) {
 	s.mu.Unlock()
 
 	s.log.Info("connection open", "conn", c.id, "subscription", subID, "token", c.tokenRef, "remote", c.remote)
+	if c.replay != nil {
+		c.replay.Answered(true, s.cfg.ConnectedText)
+	}
 	for _, old := range kicked {
 		old.close(s.cfg.KickClose, "replaced by "+c.id+" (policy kick-old)")
 	}
@@ -214,6 +239,17 @@ func (c *conn) authenticate(r *http.Request) {
 	}
 	c.expiryTimer = time.AfterFunc(time.Until(expires), c.owned(c.checkExpiry))
 	c.mu.Unlock()
+	if c.replay != nil {
+		c.startReplay()
+	}
+}
+
+// replayRefusal is the recorded build_connection failure to replay on this connection, if any.
+func (c *conn) replayRefusal() (replayer.Refusal, bool) {
+	if c.replay == nil {
+		return replayer.Refusal{}, false
+	}
+	return c.replay.Refusal()
 }
 
 // readLoop reads client frames until the connection ends.
@@ -234,6 +270,9 @@ func (c *conn) readLoop() {
 // handleFrame answers a heartbeat and journals everything else with a note saying what is wrong.
 func (c *conn) handleFrame(mt int, data []byte) {
 	s := c.s
+	if c.replay != nil {
+		c.replay.ClientFrame(mt == websocket.BinaryMessage, data)
+	}
 	entry := Entry{Kind: KindClientFrame, Connection: c.id, Frame: &FrameEntry{Payload: string(data)}}
 	if c.sub != nil {
 		entry.SubscriptionID = c.sub.id
@@ -376,6 +415,10 @@ func (c *conn) writeLoop() {
 			return
 		}
 		batch, c.queue = c.queue, batch[:0]
+		if c.room != nil {
+			close(c.room)
+			c.room = nil
+		}
 		c.mu.Unlock()
 		for i := range batch {
 			if err := c.write(&batch[i]); err != nil {
@@ -486,6 +529,9 @@ func (c *conn) finish(err error) {
 		*ce = CloseEntry{By: "client", Abrupt: true}
 		note = "the client's TCP connection ended without a close frame"
 	}
+	if c.replay != nil {
+		c.replay.Closed(closeEntryToCassette(ce))
+	}
 	entry := Entry{Kind: KindConnectionClose, Connection: c.id, Close: ce, Note: note}
 	if c.sub != nil {
 		entry.SubscriptionID = c.sub.id
@@ -506,6 +552,10 @@ func (c *conn) cleanup() {
 		}
 	}
 	c.mu.Unlock()
+	if c.replayStop != nil {
+		c.replayStop()
+	}
+	c.replayDone.Wait()
 	_ = c.ws.NetConn().Close()
 	c.writer.Wait()
 	c.timers.Wait()
