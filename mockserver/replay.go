@@ -112,13 +112,69 @@ func (r replaySink) Close(code int, reason string) {
 	r.c.close(CloseSpec{Code: code, Reason: reason}, "closed as the cassette recorded")
 }
 
+// Drop queues the drop behind the frames already queued: at speed 0 they were queued a moment
+// ago, and the recording's client received them before its connection dropped.
 func (r replaySink) Drop() {
-	r.c.mu.Lock()
-	if !r.c.closing {
-		r.c.closeNote = "dropped as the cassette recorded"
+	c := r.c
+	c.mu.Lock()
+	if !c.closing {
+		c.closeNote = "dropped as the cassette recorded"
 	}
-	r.c.mu.Unlock()
-	r.c.drop()
+	c.mu.Unlock()
+	if !c.enqueue(outFrame{drop: true}) {
+		c.drop()
+	}
+}
+
+func (r replaySink) Drain(ctx context.Context) { r.c.waitWritten(ctx) }
+
+// waitWritten waits until the writer has written every queued frame (or the connection is gone,
+// or ctx ends).
+func (c *conn) waitWritten(ctx context.Context) {
+	for {
+		c.mu.Lock()
+		if c.dead || (len(c.queue) == 0 && !c.writing) {
+			c.mu.Unlock()
+			return
+		}
+		room := c.roomLocked()
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// roomLocked returns a channel closed when the writer next takes the queue or goes idle.
+func (c *conn) roomLocked() chan struct{} {
+	if c.room == nil {
+		c.room = make(chan struct{})
+	}
+	return c.room
+}
+
+// wakeLocked closes the channel of roomLocked.
+func (c *conn) wakeLocked() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// onClientClose answers a client's close frame as gorilla's default handler does, after telling
+// the playback that the client closed: the client acts on the answer at once (a test's cleanup
+// reads the playback's report), so the playback must know before, not when the reader returns.
+func (c *conn) onClientClose(code int, text string) error {
+	c.mu.Lock()
+	serverFirst := c.closeSent != nil || c.dropped
+	c.mu.Unlock()
+	if !serverFirst {
+		c.replay.Closed(cassettes.WSClose{By: cassettes.Client, Code: code, Reason: text})
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+	return nil
 }
 
 // enqueueWhenRoom is enqueue for a replay. Where a live emitter would overflow the queue of a
@@ -137,10 +193,7 @@ func (c *conn) enqueueWhenRoom(ctx context.Context, f outFrame) bool {
 			c.mu.Unlock()
 			return c.enqueue(f)
 		}
-		if c.room == nil {
-			c.room = make(chan struct{})
-		}
-		room := c.room
+		room := c.roomLocked()
 		c.mu.Unlock()
 		select {
 		case <-room:

@@ -81,8 +81,12 @@ type outFrame struct {
 	data     []byte
 	prepared *websocket.PreparedMessage
 	close    *CloseSpec
+	drop     bool       // drop the TCP connection once the frames before it are written (a replay)
 	entry    FrameEntry // what the journal records once it is written
 }
+
+// errDropped ends the writer after a queued drop.
+var errDropped = errors.New("dropped as queued")
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
@@ -154,6 +158,7 @@ func (c *conn) authenticate(r *http.Request) {
 	sub := s.subs[subID]
 	if s.playback != nil {
 		c.replay = s.playback.Connect(replayer.ConnInfo{ID: c.id, Opened: c.opened, Token: tokenName(tokenValue, tok, known)})
+		c.ws.SetCloseHandler(c.onClientClose)
 	}
 	var content string
 	var closeWith CloseSpec
@@ -217,6 +222,9 @@ func (c *conn) authenticate(r *http.Request) {
 	sub.buffered = nil
 	s.journal.add(Entry{Kind: KindConnectionOpen, Connection: c.id, SubscriptionID: subID,
 		Open: &OpenEntry{RemoteAddr: c.remote, TokenRef: c.tokenRef, Success: true, Content: s.cfg.ConnectedText}, Note: strings.Join(notes, "; ")})
+	if c.replay != nil { // before the client can see the answer, so its report is never behind
+		c.replay.Answered(true, s.cfg.ConnectedText)
+	}
 	reply := wire.Reply{Module: wire.ModuleBuildConnection, Success: true, Content: s.cfg.ConnectedText}
 	c.enqueue(outFrame{data: reply.Marshal(), entry: FrameEntry{Module: wire.ModuleBuildConnection}})
 	for _, content := range buffered {
@@ -227,9 +235,6 @@ func (c *conn) authenticate(r *http.Request) {
 	s.mu.Unlock()
 
 	s.log.Info("connection open", "conn", c.id, "subscription", subID, "token", c.tokenRef, "remote", c.remote)
-	if c.replay != nil {
-		c.replay.Answered(true, s.cfg.ConnectedText)
-	}
 	for _, old := range kicked {
 		old.close(s.cfg.KickClose, "replaced by "+c.id+" (policy kick-old)")
 	}
@@ -411,23 +416,22 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.dead {
 			c.writing = false
+			c.wakeLocked()
 			c.mu.Unlock()
 			return
 		}
 		batch, c.queue = c.queue, batch[:0]
-		if c.room != nil {
-			close(c.room)
-			c.room = nil
-		}
+		c.wakeLocked()
 		c.mu.Unlock()
 		for i := range batch {
 			if err := c.write(&batch[i]); err != nil {
 				c.mu.Lock()
 				c.queue, c.writing = nil, false
+				c.wakeLocked()
 				c.mu.Unlock()
-				if errors.Is(err, websocket.ErrCloseSent) {
+				if errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, errDropped) {
 					// The close handshake is under way (the client closed first and gorilla
-					// answered it): the connection is ending, not failing.
+					// answered it), or a replay dropped it: the connection is ending, not failing.
 					return
 				}
 				c.s.log.Info("failed to write to client: dropping it", "conn", c.id, "err", err)
@@ -442,6 +446,9 @@ func (c *conn) writeLoop() {
 func (c *conn) write(f *outFrame) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	switch {
+	case f.drop:
+		c.drop()
+		return errDropped
 	case f.close != nil:
 		return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.close.Code, f.close.Reason))
 	case f.prepared != nil:

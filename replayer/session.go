@@ -18,8 +18,13 @@ type Sink interface {
 	SendFrame(ctx context.Context, binary bool, payload []byte) bool
 	// Close sends a close frame and ends the connection.
 	Close(code int, reason string)
-	// Drop ends the TCP connection without a close frame.
+	// Drop ends the TCP connection without a close frame, once the frames sent before it are
+	// written.
 	Drop()
+	// Drain waits until every frame sent so far has been written to the connection, or the
+	// connection is gone, or ctx ends. A Session counts as played only then, so that a test that
+	// waits for the end of the replay and then stops its client loses no frame.
+	Drain(ctx context.Context)
 }
 
 // Session is one live connection of a playback: it plays the recorded connection of the same rank
@@ -145,10 +150,14 @@ func (s *Session) Run(ctx context.Context, sink Sink) {
 			reply <- StepResult{Connection: s.info.ID, Recorded: s.script.id, Action: a.describe(),
 				At: a.at.String(), Remaining: len(s.script.actions) - i - 1, Sent: ok}
 		}
-		if !ok || a.close != nil {
+		if !ok {
 			return
 		}
+		if a.close != nil {
+			break
+		}
 	}
+	sink.Drain(ctx)
 }
 
 // play performs one action and reports whether the connection is still there.
