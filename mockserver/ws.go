@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/zoommock/zoommock/cassettes"
 	"github.com/zoommock/zoommock/internal/wire"
 	"github.com/zoommock/zoommock/replayer"
 )
@@ -450,6 +451,9 @@ func (c *conn) write(f *outFrame) error {
 		c.drop()
 		return errDropped
 	case f.close != nil:
+		if c.replay != nil { // before the client can read it, so the report is never behind
+			c.replay.Closed(cassettes.WSClose{By: cassettes.Server, Code: f.close.Code, Reason: f.close.Reason})
+		}
 		return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.close.Code, f.close.Reason))
 	case f.prepared != nil:
 		if err := c.ws.WritePreparedMessage(f.prepared); err != nil {
@@ -494,11 +498,15 @@ func (c *conn) close(cs CloseSpec, note string) {
 // cleanup takes it off its subscription.
 func (c *conn) drop() {
 	c.mu.Lock()
-	if c.closeSent == nil && !c.dead {
+	abrupt := c.closeSent == nil && !c.dead
+	if abrupt {
 		c.dropped = true
 	}
 	c.closing = true
 	c.mu.Unlock()
+	if abrupt && c.replay != nil { // before the client can notice, so the report is never behind
+		c.replay.Closed(cassettes.WSClose{By: cassettes.Server, Abrupt: true})
+	}
 	_ = c.ws.NetConn().Close()
 }
 

@@ -151,11 +151,55 @@ func New(h cassettes.Header, recs []cassettes.Record, opts ...Option) (*Playback
 // truncated cassette (a recorder killed mid-write) plays the records before the cut, with a
 // warning in Warnings; any other reading error is returned, naming the record and field.
 func Load(r io.Reader, opts ...Option) (*Playback, error) {
-	set, err := newSettings(opts)
-	if err != nil {
-		return nil, err
-	}
 	h, recs, err := cassettes.ReadAll(r)
+	return fromRead(h, recs, err, opts)
+}
+
+// LoadFile loads the cassette file at path, as Load.
+func LoadFile(path string, opts ...Option) (*Playback, error) {
+	h, recs, err := readFile(path)
+	return fromRead(h, recs, err, append([]Option{WithName(path)}, opts...))
+}
+
+// readFile is cassettes.ReadFile without naming the file in errors: the caller does.
+func readFile(path string) (cassettes.Header, []cassettes.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return cassettes.Header{}, nil, err
+	}
+	defer f.Close()
+	return cassettes.ReadAll(f)
+}
+
+// Open loads a cassette by the name a user types: "builtin:NAME" for a built-in cassette (see
+// cassettes.BuiltinNames), anything else a file path.
+func Open(name string, opts ...Option) (*Playback, error) {
+	h, recs, err := ReadCassette(name)
+	return fromRead(h, recs, err, append([]Option{WithName(name)}, opts...))
+}
+
+// ReadCassette reads the cassette a user names, "builtin:NAME" or a file path, as
+// cassettes.ReadAll does: after a truncation it returns the complete records and an error wrapping
+// cassettes.ErrTruncated; an unknown built-in gives an error wrapping cassettes.ErrUnknownBuiltin.
+func ReadCassette(name string) (cassettes.Header, []cassettes.Record, error) {
+	builtin, ok := strings.CutPrefix(name, BuiltinPrefix)
+	if !ok {
+		return readFile(name)
+	}
+	r, err := cassettes.Builtin(builtin)
+	if err != nil {
+		return cassettes.Header{}, nil, err
+	}
+	return cassettes.ReadAll(r)
+}
+
+// fromRead makes a Playback of what a read returned: a truncation becomes a warning, any other
+// error is returned with the cassette's name.
+func fromRead(h cassettes.Header, recs []cassettes.Record, err error, opts []Option) (*Playback, error) {
+	set, serr := newSettings(opts)
+	if serr != nil {
+		return nil, serr
+	}
 	var warnings []string
 	switch {
 	case errors.Is(err, cassettes.ErrTruncated):
@@ -165,30 +209,6 @@ func Load(r io.Reader, opts ...Option) (*Playback, error) {
 		return nil, fmt.Errorf("failed to load %s: %w", set.name, err)
 	}
 	return newPlayback(h, recs, warnings, opts)
-}
-
-// LoadFile loads the cassette file at path, as Load.
-func LoadFile(path string, opts ...Option) (*Playback, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("failed to open the cassette: %w", err)
-	}
-	defer f.Close()
-	return Load(f, append([]Option{WithName(path)}, opts...)...)
-}
-
-// Open loads a cassette by the name a user types: "builtin:NAME" for a built-in cassette (see
-// cassettes.BuiltinNames), anything else a file path.
-func Open(name string, opts ...Option) (*Playback, error) {
-	builtin, ok := strings.CutPrefix(name, BuiltinPrefix)
-	if !ok {
-		return LoadFile(name, opts...)
-	}
-	r, err := cassettes.Builtin(builtin)
-	if err != nil {
-		return nil, fmt.Errorf("failed to load %s: %w", name, err)
-	}
-	return Load(r, append([]Option{WithName(name)}, opts...)...)
 }
 
 func newPlayback(h cassettes.Header, recs []cassettes.Record, warnings []string, opts []Option) (*Playback, error) {
