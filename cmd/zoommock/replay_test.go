@@ -24,7 +24,9 @@ func serveInProcess(t *testing.T, args ...string) (addr string, stdout, stderr *
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	cliMu.Lock()
-	go func() { done <- run(ctx, append([]string{"zoommock"}, append(args, "--addr", "127.0.0.1:0")...), stdout, stderr) }()
+	go func() {
+		done <- run(ctx, append([]string{"zoommock"}, append(args, "--addr", "127.0.0.1:0")...), stdout, stderr)
+	}()
 	re := regexp.MustCompile(`serving a mock Zoom on (127\.0\.0\.1:\d+)\n(?s:.*)-{60}\n`)
 	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if m := re.FindStringSubmatch(stdout.String()); m != nil {
