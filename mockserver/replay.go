@@ -75,12 +75,12 @@ func (c *conn) startReplay() {
 // their order with build_connection, heartbeat replies and live events.
 type replaySink struct{ c *conn }
 
-func (r replaySink) SendEvent(ctx context.Context, content, trackingID string) bool {
+func (r replaySink) SendEvent(ctx context.Context, event, content, trackingID string) bool {
 	c := r.c
 	if trackingID == "" {
 		trackingID = newTrackingID()
 	}
-	if !c.enqueueWhenRoom(ctx, c.s.messageFrame(c.sub, content, trackingID)) {
+	if !c.enqueueWhenRoom(ctx, c.s.messageFrame(c.sub, content, event, trackingID)) {
 		return false
 	}
 	c.s.mu.Lock()

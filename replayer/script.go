@@ -181,15 +181,33 @@ func contentText(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// eventName is the "event" of an inner event, or "(no event name)".
+// eventName is the "event" of an inner event, or "(no event name)". It reads only as far as the
+// key (the first one in every Zoom event), so loading a long recording does not parse every
+// payload twice.
 func eventName(content string) string {
-	var ev struct {
-		Event string `json:"event"`
-	}
-	if json.Unmarshal([]byte(content), &ev) != nil || ev.Event == "" {
+	dec := json.NewDecoder(strings.NewReader(content))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return "(no event name)"
 	}
-	return ev.Event
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if key == "event" {
+			if v, err := dec.Token(); err == nil {
+				if name, ok := v.(string); ok && name != "" {
+					return name
+				}
+			}
+			break
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			break
+		}
+	}
+	return "(no event name)"
 }
 
 // isHeartbeat reports whether a text frame is a heartbeat as the mock counts one: a JSON object

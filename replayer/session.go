@@ -12,8 +12,9 @@ import (
 // ctx ends, and reports false when the connection no longer takes frames, which ends the Session.
 type Sink interface {
 	// SendEvent sends an event frame with content (the inner event, verbatim) and trackingID,
-	// signed by the mock with its own secret token and a fresh timestamp.
-	SendEvent(ctx context.Context, content, trackingID string) bool
+	// signed by the mock with its own secret token and a fresh timestamp. event is the inner
+	// event's name, already read from content, for the mock's journal.
+	SendEvent(ctx context.Context, event, content, trackingID string) bool
 	// SendFrame sends any other frame verbatim.
 	SendFrame(ctx context.Context, binary bool, payload []byte) bool
 	// Close sends a close frame and ends the connection.
@@ -168,7 +169,7 @@ func (s *Session) play(ctx context.Context, sink Sink, a action) bool {
 	case a.close != nil:
 		sink.Close(a.close.Code, a.close.Reason)
 	case a.event != "":
-		return sink.SendEvent(ctx, a.content, a.trackingID)
+		return sink.SendEvent(ctx, a.event, a.content, a.trackingID)
 	default:
 		return sink.SendFrame(ctx, a.binary, a.frame)
 	}
