@@ -228,6 +228,9 @@ func (p *Playback) Status() Status {
 	st := Status{Cassette: p.set.name, Speed: p.set.speed, Step: p.set.step, Strictness: p.set.strict,
 		RecordedConnections: len(p.scripts), Warnings: p.Warnings(), Differences: p.differencesLocked()}
 	st.Faithful = len(st.Differences) == 0
+	if st.Differences == nil {
+		st.Differences = []Difference{} // [] in JSON, for clients that iterate without a null check
+	}
 	switch {
 	case !p.finished.IsZero():
 		st.State = "finished"
