@@ -210,6 +210,13 @@ func (tp *tape) client(at time.Duration, conn, payload string) {
 	tp.add(at, cassettes.Record{Frame: &cassettes.Frame{Conn: conn, From: cassettes.Client, Opcode: cassettes.Text, Payload: payload}})
 }
 
+// heartbeats records n heartbeats on conn, every apart, the first after every.
+func (tp *tape) heartbeats(conn string, every time.Duration, n int) {
+	for i := 1; i <= n; i++ {
+		tp.heartbeat(time.Duration(i)*every, conn)
+	}
+}
+
 // heartbeat records a client heartbeat and its reply.
 func (tp *tape) heartbeat(at time.Duration, conn string) {
 	tp.client(at, conn, heartbeat)

@@ -257,9 +257,7 @@ func TestReplayHeartbeatCadence(t *testing.T) {
 	t.Parallel()
 	var tp tape
 	tp.open(0, "c1", tp.token(0))
-	for i := 1; i <= 5; i++ {
-		tp.heartbeat(time.Duration(i)*100*time.Millisecond, "c1")
-	}
+	tp.heartbeats("c1", 100*time.Millisecond, 5)
 	tp.close(550*time.Millisecond, "c1", cassettes.Client, 1000, "")
 	for _, tt := range []struct {
 		name  string
@@ -302,9 +300,7 @@ func TestReplayReportsStalledClientWhileOpen(t *testing.T) {
 	t.Parallel()
 	var tp tape
 	tp.open(0, "c1", tp.token(0))
-	for i := 1; i <= 10; i++ {
-		tp.heartbeat(time.Duration(i)*40*time.Millisecond, "c1")
-	}
+	tp.heartbeats("c1", 40*time.Millisecond, 10)
 	p := tp.playback(t, replayer.WithSpeed(0))
 	_, base := startMock(t, p)
 	ws := connect(t, base)

@@ -212,14 +212,21 @@ func eventName(content string) string {
 
 // isHeartbeat reports whether a text frame is a heartbeat as the mock counts one: a JSON object
 // whose module is "heartbeat".
-func isHeartbeat(payload string) bool {
-	if !strings.Contains(payload, wire.ModuleHeartbeat) {
+func isHeartbeat(payload string) bool { return hasModule(payload, wire.ModuleHeartbeat) }
+
+// isEvent reports whether a server frame is an event delivery (module "message").
+func isEvent(payload string) bool { return hasModule(payload, wire.ModuleMessage) }
+
+// hasModule reports whether a text frame is a JSON object whose "module" is module. Most frames
+// are told apart without decoding them.
+func hasModule(payload, module string) bool {
+	if !strings.Contains(payload, module) {
 		return false
 	}
 	var env struct {
 		Module string `json:"module"`
 	}
-	return json.Unmarshal([]byte(payload), &env) == nil && env.Module == wire.ModuleHeartbeat
+	return json.Unmarshal([]byte(payload), &env) == nil && env.Module == module
 }
 
 // frameText shows a frame in a comparison: text as is, binary as base64.

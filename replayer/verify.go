@@ -19,7 +19,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/zoommock/zoommock/cassettes"
-	"github.com/zoommock/zoommock/internal/wire"
 )
 
 // VerifyConfig says where, as whom and how fast Verify plays the client half of a cassette.
@@ -530,17 +529,6 @@ func (vc *vconn) poke() {
 	case vc.signal <- struct{}{}:
 	default:
 	}
-}
-
-// isEvent reports whether a server frame is an event delivery (module "message").
-func isEvent(payload string) bool {
-	if !strings.Contains(payload, wire.ModuleMessage) {
-		return false
-	}
-	var env struct {
-		Module string `json:"module"`
-	}
-	return json.Unmarshal([]byte(payload), &env) == nil && env.Module == wire.ModuleMessage
 }
 
 // volatileKeys are the keys whose values differ on every run; answers are compared without them.
