@@ -133,11 +133,9 @@ func TestReplayAlongsideLiveEmit(t *testing.T) {
 	if res, err := ts.Emit("", []byte(`{"event":"user.created","payload":{}}`)); err != nil || res.Delivered != 1 {
 		t.Fatalf("Emit = %+v, %v", res, err)
 	}
-	if got := readText(t, ws); !strings.Contains(got, `user.created`) {
-		t.Errorf("first frame = %s, want the live event", got)
-	}
-	if got := readText(t, ws); !strings.Contains(got, `EventService_0`) {
-		t.Errorf("second frame = %s, want the replayed event", got)
+	// The live event comes first unless the machine stalls for the 300ms before the replayed one.
+	if got := readText(t, ws) + readText(t, ws); !strings.Contains(got, `user.created`) || !strings.Contains(got, `EventService_0`) {
+		t.Errorf("frames = %s, want the live event and the replayed one", got)
 	}
 	// The second replayed event is an hour away: Shutdown must not wait for it.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -100,7 +100,10 @@ func Verify(ctx context.Context, recs []cassettes.Record, cfg VerifyConfig) (Ver
 		cfg.Grace = 2 * time.Second
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		// A transport of its own, closed at the end, so that Verify leaves no connection behind.
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		defer transport.CloseIdleConnections()
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: transport}
 	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = websocket.DefaultDialer

