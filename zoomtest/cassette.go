@@ -29,12 +29,14 @@ const RecordEnv = "ZOOMTEST_RECORD"
 // reused, a connection more or less) fails it with a go-cmp diff, as WithReplayStrictness
 // decides. Call WaitForReplay to wait until the whole recording was played.
 //
-// The cassette exists: it is replayed, with or without credentials, offline.
-// The cassette is missing: the test fails with the command that records it, once, against the
-// real Zoom: ZOOMTEST_RECORD=1 with ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, ZOOM_ACCOUNT_ID and
-// ZOOM_SUBSCRIPTION_ID in the environment.
-// ZOOMTEST_RECORD=1: the test records through the recording proxy instead of replaying. (The
-// recorder package is not built yet: record mode fails the test saying so.)
+// The modes, go-vcr's "record once":
+//
+//   - The cassette exists: it is replayed, offline and without credentials.
+//   - The cassette is missing: the test fails with the command that records it, once, against the
+//     real Zoom: ZOOMTEST_RECORD=1 with ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, ZOOM_ACCOUNT_ID and
+//     ZOOM_SUBSCRIPTION_ID in the environment.
+//   - ZOOMTEST_RECORD=1: the test records through the recording proxy instead of replaying. The
+//     recorder package is not built yet: until it is, record mode fails the test saying so.
 //
 // Options are NewServer's, plus WithSpeed, WithStepping and WithReplayStrictness.
 func Cassette(t testing.TB, path string, opts ...Option) *Server {
