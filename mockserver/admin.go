@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/zoommock/zoommock/replayer"
 )
 
 // routes wires the Zoom endpoints, and the admin API under /_mock/.
@@ -115,6 +117,7 @@ func (s *Server) adminRoutes() *http.ServeMux {
 		s.Reset()
 		return map[string]bool{"reset": true}, nil
 	})
+	s.addReplayRoutes(admin)
 	mux.HandleFunc("/_mock/", func(w http.ResponseWriter, r *http.Request) {
 		// This catch-all also receives a known path with the wrong method (the mux answers 405
 		// only when no pattern matches at all): say so with 405 and Allow, as HTTP clients expect.
@@ -147,6 +150,7 @@ var adminEndpoints = []string{
 	"GET /_mock/health", "GET /_mock/stats", "POST /_mock/events", "GET /_mock/connections",
 	"POST /_mock/connections/close", "POST /_mock/connections/{id}/close", "GET|DELETE /_mock/journal",
 	"GET|PUT|DELETE /_mock/faults", "POST /_mock/tokens/expire", "POST /_mock/tokens/invalidate", "POST /_mock/reset",
+	"GET|POST|DELETE /_mock/replay", "POST /_mock/replay/step",
 }
 
 // adminError is the body of every failed admin request.
@@ -162,8 +166,10 @@ func adminStatus(err error) int {
 	switch {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrUnknownConnection), errors.Is(err, ErrUnknownSubscription):
+	case errors.Is(err, ErrUnknownConnection), errors.Is(err, ErrUnknownSubscription), errors.Is(err, ErrNoPlayback):
 		return http.StatusNotFound
+	case errors.Is(err, replayer.ErrNotStepping), errors.Is(err, replayer.ErrNothingToStep):
+		return http.StatusConflict
 	case errors.Is(err, ErrBadEvent), errors.Is(err, errBadAdminRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrClosed):

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zoommock/zoommock/replayer"
 )
 
 // Development credentials used when no app is configured. They are fixed and documented so that a
@@ -196,6 +198,11 @@ type Config struct {
 
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+
+	// Playback, when set, replays a cassette: each connection the client opens plays the
+	// recording's connection of the same rank (see package replayer). LoadPlayback changes it at
+	// run time; Reset comes back to this one, rewound.
+	Playback *replayer.Playback
 }
 
 // withDefaults returns c with every zero field replaced by its default.

@@ -25,6 +25,17 @@
 // delays an emitter or another client. Heartbeat enforcement uses a timer re-armed lazily from the
 // time of the last heartbeat, so a heartbeat costs an atomic store.
 //
+// # Replay
+//
+// Config.Playback (or LoadPlayback at run time, or POST /_mock/replay) makes the mock replay a
+// cassette through package replayer: each connection that passes build_connection runs the
+// recorded connection of the same rank in a goroutine owned by the connection, stopped when it
+// ends. Replayed frames go through the connection's write queue like every other frame, so they
+// keep their order with build_connection, heartbeat replies and live events; instead of
+// overflowing the queue of a slow client they wait for room. Tokens, build_connection and
+// heartbeats stay live. The mock reports to the playback what the client does (its frames, how
+// it closed) before the client can see any answer, so the playback's comparison is never behind.
+//
 // # What it does not do
 //
 // No REST API (api_url points at Zoom's), no rate limits, no permessage-deflate, and events are

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/zoommock/zoommock/replayer"
 )
 
 // ErrClosed is returned by operations on a server that has shut down.
@@ -39,6 +41,7 @@ type Server struct {
 	stats    Stats
 	closed   bool
 	delayed  map[*time.Timer]struct{} // delayed deliveries not yet run
+	playback *replayer.Playback       // the cassette being replayed, nil when live only
 	wg       sync.WaitGroup           // WebSocket handlers and delayed deliveries
 }
 
@@ -62,6 +65,7 @@ type Stats struct {
 	EventsBuffered     int `json:"eventsBuffered"`
 	// JournalDropped counts journal entries discarded to stay within JournalLimit and JournalMaxBytes.
 	JournalDropped uint64 `json:"journalDropped"`
+	EventsReplayed int    `json:"eventsReplayed"`
 }
 
 // New returns a mock configured by cfg (zero fields take their documented defaults). It refuses a
@@ -85,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	s.resetStateLocked()
+	s.playback = cfg.Playback
 	s.mux = s.routes()
 	return s, nil
 }
@@ -153,8 +158,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Shutdown closes every WebSocket with 1001 "server shutting down", cancels delayed deliveries and
 // waits until every goroutine the server started has returned. When ctx ends first, the remaining
-// sockets are dropped and Shutdown still waits for their goroutines, which then end at once.
+// sockets are dropped and Shutdown still waits for their goroutines, which then end at once. A
+// playback is finished first, so that these closes are not taken for the client's.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if p := s.Playback(); p != nil {
+		p.Finish()
+	}
 	s.mu.Lock()
 	s.closed = true
 	for t := range s.delayed {
@@ -349,7 +358,11 @@ func (s *Server) conn(id string) (*conn, error) {
 
 // Reset brings the mock back to its state at start: every connection closed with 1001, tokens,
 // faults, buffered events, counters and the journal forgotten, connection ids counting from c1.
+// The playback in force is finished, and Config.Playback (if any) is rewound and loaded again.
 func (s *Server) Reset() {
+	if p := s.Playback(); p != nil {
+		p.Finish()
+	}
 	s.mu.Lock()
 	conns := s.allConnsLocked()
 	for t := range s.delayed {
@@ -370,8 +383,12 @@ func (s *Server) Reset() {
 			<-c.done
 		}
 	}
+	if s.cfg.Playback != nil {
+		s.cfg.Playback.Rewind()
+	}
 	s.mu.Lock()
 	s.resetStateLocked()
+	s.playback = s.cfg.Playback
 	s.mu.Unlock()
 	s.journal.clear()
 	s.journal.notify()

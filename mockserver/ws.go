@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/zoommock/zoommock/cassettes"
 	"github.com/zoommock/zoommock/internal/wire"
+	"github.com/zoommock/zoommock/replayer"
 )
 
 // conn is one accepted WebSocket. Its handler goroutine reads; a writer goroutine exists only while
@@ -51,6 +54,13 @@ type conn struct {
 	expiryTimer *time.Timer
 	graceTimer  *time.Timer
 	timers      sync.WaitGroup // timer callbacks running; cleanup waits for them
+	room        chan struct{}  // closed when the writer takes the queue (see enqueueWhenRoom)
+
+	// replay plays the recording's connection of the same rank (nil when not replaying); it is set
+	// by authenticate, before the reader starts. Its goroutine is stopped and waited for by cleanup.
+	replay     *replayer.Session
+	replayStop context.CancelFunc
+	replayDone sync.WaitGroup
 }
 
 // owned wraps a timer callback so that cleanup waits for it: it does nothing once the connection
@@ -74,8 +84,12 @@ type outFrame struct {
 	data     []byte
 	prepared *websocket.PreparedMessage
 	close    *CloseSpec
+	drop     bool       // drop the TCP connection once the frames before it are written (a replay)
 	entry    FrameEntry // what the journal records once it is written
 }
+
+// errDropped ends the writer after a queued drop.
+var errDropped = errors.New("dropped as queued")
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
@@ -145,6 +159,10 @@ func (c *conn) authenticate(r *http.Request) {
 		c.tokenRef = tok.ref
 	}
 	sub := s.subs[subID]
+	if s.playback != nil {
+		c.replay = s.playback.Connect(replayer.ConnInfo{ID: c.id, Opened: c.opened, Token: tokenName(tokenValue, tok, known)})
+		c.ws.SetCloseHandler(c.onClientClose)
+	}
 	var content string
 	var closeWith CloseSpec
 	switch {
@@ -174,8 +192,18 @@ func (c *conn) authenticate(r *http.Request) {
 		content, closeWith = s.cfg.RejectNewText, s.cfg.RejectNewClose
 		notes = append(notes, fmt.Sprintf("subscription %s already has connection %s (policy reject-new)", subID, sub.conns[0].id))
 	}
+	if refusal, ok := c.replayRefusal(); ok && content == "" {
+		content, closeWith = refusal.Content, s.cfg.AuthFailureClose
+		if refusal.Code != 0 {
+			closeWith = CloseSpec{Code: refusal.Code, Reason: refusal.Reason}
+		}
+		notes = append(notes, "refused as connection "+c.replay.Recorded()+" of the cassette was")
+	}
 	if content != "" {
 		s.mu.Unlock()
+		if c.replay != nil {
+			c.replay.Answered(false, content)
+		}
 		s.journal.add(Entry{Kind: KindConnectionOpen, Connection: c.id, SubscriptionID: subID,
 			Open: &OpenEntry{RemoteAddr: c.remote, TokenRef: c.tokenRef, Content: content}, Note: strings.Join(notes, "; ")})
 		s.log.Info("connection refused", "conn", c.id, "subscription", subID, "content", content)
@@ -197,10 +225,13 @@ func (c *conn) authenticate(r *http.Request) {
 	sub.buffered = nil
 	s.journal.add(Entry{Kind: KindConnectionOpen, Connection: c.id, SubscriptionID: subID,
 		Open: &OpenEntry{RemoteAddr: c.remote, TokenRef: c.tokenRef, Success: true, Content: s.cfg.ConnectedText}, Note: strings.Join(notes, "; ")})
+	if c.replay != nil { // before the client can see the answer, so its report is never behind
+		c.replay.Answered(true, s.cfg.ConnectedText)
+	}
 	reply := wire.Reply{Module: wire.ModuleBuildConnection, Success: true, Content: s.cfg.ConnectedText}
 	c.enqueue(outFrame{data: reply.Marshal(), entry: FrameEntry{Module: wire.ModuleBuildConnection}})
 	for _, content := range buffered {
-		c.enqueue(s.messageFrame(sub, content, newTrackingID()))
+		c.enqueue(s.messageFrame(sub, content, "", newTrackingID()))
 		s.stats.EventsDelivered++
 	}
 	expires := s.tokens.expiry(tokenValue)
@@ -216,6 +247,17 @@ func (c *conn) authenticate(r *http.Request) {
 	}
 	c.expiryTimer = time.AfterFunc(time.Until(expires), c.owned(c.checkExpiry))
 	c.mu.Unlock()
+	if c.replay != nil {
+		c.startReplay()
+	}
+}
+
+// replayRefusal is the recorded build_connection failure to replay on this connection, if any.
+func (c *conn) replayRefusal() (replayer.Refusal, bool) {
+	if c.replay == nil {
+		return replayer.Refusal{}, false
+	}
+	return c.replay.Refusal()
 }
 
 // readLoop reads client frames until the connection ends.
@@ -236,6 +278,9 @@ func (c *conn) readLoop() {
 // handleFrame answers a heartbeat and journals everything else with a note saying what is wrong.
 func (c *conn) handleFrame(mt int, data []byte) {
 	s := c.s
+	if c.replay != nil {
+		c.replay.ClientFrame(mt == websocket.BinaryMessage, data)
+	}
 	entry := Entry{Kind: KindClientFrame, Connection: c.id, Frame: &FrameEntry{Payload: string(data)}}
 	if c.sub != nil {
 		entry.SubscriptionID = c.sub.id
@@ -374,19 +419,22 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.dead {
 			c.writing = false
+			c.wakeLocked()
 			c.mu.Unlock()
 			return
 		}
 		batch, c.queue = c.queue, batch[:0]
+		c.wakeLocked()
 		c.mu.Unlock()
 		for i := range batch {
 			if err := c.write(&batch[i]); err != nil {
 				c.mu.Lock()
 				c.queue, c.writing = nil, false
+				c.wakeLocked()
 				c.mu.Unlock()
-				if errors.Is(err, websocket.ErrCloseSent) {
+				if errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, errDropped) {
 					// The close handshake is under way (the client closed first and gorilla
-					// answered it): the connection is ending, not failing.
+					// answered it), or a replay dropped it: the connection is ending, not failing.
 					return
 				}
 				c.s.log.Info("failed to write to client: dropping it", "conn", c.id, "err", err)
@@ -401,7 +449,13 @@ func (c *conn) writeLoop() {
 func (c *conn) write(f *outFrame) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	switch {
+	case f.drop:
+		c.drop()
+		return errDropped
 	case f.close != nil:
+		if c.replay != nil { // before the client can read it, so the report is never behind
+			c.replay.Closed(cassettes.WSClose{By: cassettes.Server, Code: f.close.Code, Reason: f.close.Reason})
+		}
 		return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.close.Code, f.close.Reason))
 	case f.prepared != nil:
 		if err := c.ws.WritePreparedMessage(f.prepared); err != nil {
@@ -446,11 +500,15 @@ func (c *conn) close(cs CloseSpec, note string) {
 // cleanup takes it off its subscription.
 func (c *conn) drop() {
 	c.mu.Lock()
-	if c.closeSent == nil && !c.dead {
+	abrupt := c.closeSent == nil && !c.dead
+	if abrupt {
 		c.dropped = true
 	}
 	c.closing = true
 	c.mu.Unlock()
+	if abrupt && c.replay != nil { // before the client can notice, so the report is never behind
+		c.replay.Closed(cassettes.WSClose{By: cassettes.Server, Abrupt: true})
+	}
 	_ = c.ws.NetConn().Close()
 }
 
@@ -493,6 +551,9 @@ func (c *conn) finish(err error) {
 		*ce = CloseEntry{By: "client", Abrupt: true}
 		note = "the client's TCP connection ended without a close frame"
 	}
+	if c.replay != nil {
+		c.replay.Closed(closeEntryToCassette(ce))
+	}
 	entry := Entry{Kind: KindConnectionClose, Connection: c.id, Close: ce, Note: note}
 	if c.sub != nil {
 		entry.SubscriptionID = c.sub.id
@@ -525,6 +586,10 @@ func (c *conn) cleanup() {
 		}
 	}
 	c.mu.Unlock()
+	if c.replayStop != nil {
+		c.replayStop()
+	}
+	c.replayDone.Wait()
 	_ = c.ws.NetConn().Close()
 	c.writer.Wait()
 	c.timers.Wait()

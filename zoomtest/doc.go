@@ -26,6 +26,16 @@
 // Journal returns everything the mock saw as typed entries for go-cmp; Mistakes and CheckClient
 // turn them into sentences about what the client did wrong.
 //
+// # Cassettes
+//
+// Cassette replays a recording instead: zoomtest.Cassette(t, "testdata/billing.cassette") starts
+// the same Server, whose connections play the recorded events, closes and drops of the recording
+// (as fast as the client reads unless WithSpeed says otherwise), while tokens, build_connection and
+// heartbeats stay live. When the test ends, whatever the client did differently from the
+// recording's client fails it with a go-cmp diff. A missing cassette fails the test with the
+// command that records it (ZOOMTEST_RECORD=1 and real credentials), the go-vcr "record once"
+// convention; "builtin:meeting-lifecycle" and the other built-in cassettes need no file.
+//
 // NewServer's cleanup closes every WebSocket with 1001, waits for every goroutine the server
 // started, and closes the listener, so tests can run in parallel and pass goleak. Server methods
 // report through the testing.TB given to NewServer: call them from that test's goroutine.
@@ -35,8 +45,8 @@
 // It is not Zoom. Where Zoom's behaviour is unknown the mock guesses (the defaults are listed on
 // mockserver.Config), and a client that passes here can still meet something new in production.
 // It does not speak TLS (ws:// and http://, so point the client at the URLs given here), does not
-// serve Zoom's REST API, does not simulate network latency or a slow Zoom beyond the named faults,
-// and does not record or replay real sessions (a later Cassette function will). Events are only
-// what the test emits: nothing happens on its own, and an event emitted while the client is not
-// connected is lost, as it is with Zoom.
+// serve Zoom's REST API, and does not simulate network latency or a slow Zoom beyond the named
+// faults. Events are only what the test emits or the cassette replays: nothing happens on its own,
+// and an event emitted while the client is not connected is lost, as it is with Zoom. Recording
+// cassettes needs the recorder package, which is not built yet.
 package zoomtest

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/zoommock/zoommock/mockserver"
+	"github.com/zoommock/zoommock/replayer"
 )
 
 // Option changes one setting of a Server made by NewServer. Every setting of mockserver.Config has
@@ -17,7 +18,8 @@ type Option func(*settings)
 type settings struct {
 	mock        mockserver.Config
 	waitTimeout time.Duration
-	logger      bool // Logger was set by an option (nil included): do not log to t.Log
+	logger      bool              // Logger was set by an option (nil included): do not log to t.Log
+	replay      []replayer.Option // for Cassette
 }
 
 // defaultWaitTimeout bounds a waiter whose context has no deadline, so a broken client fails a
@@ -195,3 +197,23 @@ func WithLogger(l *slog.Logger) Option {
 // WithConfig edits the mock's configuration directly, for a setting added to mockserver.Config
 // after this package was written. The named options are clearer where one exists.
 func WithConfig(edit func(*mockserver.Config)) Option { return func(s *settings) { edit(&s.mock) } }
+
+// WithSpeed sets the speed a Cassette replays at: 0 (zoomtest's default) as fast as the client
+// reads, 1 real time (for a test of timing), N N times faster. NewServer ignores it.
+func WithSpeed(speed float64) Option {
+	return func(s *settings) { s.replay = append(s.replay, replayer.WithSpeed(speed)) }
+}
+
+// WithStepping makes a Cassette hold every recorded frame until Server.Step releases it, so a
+// test can check the client's state between two events. NewServer ignores it.
+func WithStepping() Option {
+	return func(s *settings) { s.replay = append(s.replay, replayer.WithStep()) }
+}
+
+// WithReplayStrictness sets what a Cassette compares between the client and the recording's
+// client (default replayer.StrictAll: frames, heartbeat cadence, tokens, closes, connections;
+// replayer.StrictFrames leaves out heartbeats, tokens and closes; replayer.StrictOff compares
+// nothing). NewServer ignores it.
+func WithReplayStrictness(st replayer.Strictness) Option {
+	return func(s *settings) { s.replay = append(s.replay, replayer.WithStrictness(st)) }
+}

@@ -48,7 +48,12 @@ type Config struct {
 // that cannot work fails the test at once, naming the option.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	set := newSettings(opts)
+	return newServer(t, newSettings(opts))
+}
+
+// newServer starts the mock that set describes: NewServer's, or Cassette's with a playback.
+func newServer(t testing.TB, set settings) *Server {
+	t.Helper()
 	if !set.logger {
 		// Created before the cleanup below is registered, so it falls silent only after it.
 		set.mock.Logger = NewLogger(t)
@@ -64,8 +69,10 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 }
 
 // close is the cleanup of NewServer. The mock goes first: httptest.Server.Close neither knows nor
-// closes hijacked WebSockets, and would leave their goroutines running.
+// closes hijacked WebSockets, and would leave their goroutines running. A replay is reported
+// before the mock closes any connection, so that its closes are not taken for the client's.
 func (s *Server) close() {
+	s.reportReplay()
 	if s.t.Failed() {
 		s.t.Logf("zoomtest: what the mock saw (oldest first):\n%s", describeJournal(s.mock.Journal(), 60))
 	}

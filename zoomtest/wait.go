@@ -98,12 +98,23 @@ func (s *Server) WaitForClose(ctx context.Context, connectionID string) mockserv
 // bounded by the wait timeout when ctx has no deadline. It returns whether cond held and, for a
 // failure message, "within 2s" or why the wait ended early.
 func (s *Server) wait(ctx context.Context, cond func() bool) (bool, string) {
-	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.waitTimeout)
-		defer cancel()
+	return s.waitOn(ctx, nil, cond)
+}
+
+// waitContext bounds ctx by the wait timeout when it has no deadline.
+func (s *Server) waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
+	return context.WithTimeout(ctx, s.waitTimeout)
+}
+
+// waitOn is wait that also checks cond when extra is closed, for a change the journal does not
+// show (the end of a replay).
+func (s *Server) waitOn(ctx context.Context, extra <-chan struct{}, cond func() bool) (bool, string) {
+	start := time.Now()
+	ctx, cancel := s.waitContext(ctx)
+	defer cancel()
 	deadline, _ := ctx.Deadline()
 	for {
 		changed := s.mock.Changed() // taken before the check, so no change is missed
@@ -112,6 +123,7 @@ func (s *Server) wait(ctx context.Context, cond func() bool) (bool, string) {
 		}
 		select {
 		case <-changed:
+		case <-extra:
 		case <-ctx.Done():
 			if cond() {
 				return true, ""

@@ -32,7 +32,7 @@ func main() {
 // tests run the whole CLI in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return 0
 	}
@@ -62,6 +62,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			serveCommand(),
+			replayCommand(),
+			verifyCommand(),
 			emitCommand(),
 			recordCommand(),
 			cassetteCommand(),

@@ -175,14 +175,19 @@ func serveCommand() *cli.Command {
 		Name:  "serve",
 		Usage: "run the mock Zoom server (/oauth/token, /ws and the admin API under /_mock/)",
 		Description: "With no configuration the mock has one app with fixed development credentials, printed at start.\n" +
-			"SIGINT or SIGTERM closes every WebSocket with 1001 and exits 0.",
-		Flags: serverFlags(),
+			"SIGINT or SIGTERM closes every WebSocket with 1001 and exits 0.\n" +
+			"--cassette FILE replays a recording, as zoommock replay FILE does.",
+		Flags: append(append(serverFlags(), &cli.StringFlag{Name: "cassette", EnvVars: envVars("cassette"),
+			Usage: "replay this cassette (a file, or builtin:NAME) to the clients, as zoommock replay does"}), replayFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usagef("serve takes no arguments, got %q", c.Args().Slice())
 			}
 			cfg, err := serverConfig(c)
 			if err != nil {
+				return err
+			}
+			if err := addCassette(c, &cfg); err != nil {
 				return err
 			}
 			return serve(c, cfg)
@@ -225,5 +230,6 @@ func printBanner(w io.Writer, addr string, cfg mockserver.Config) {
 	fmt.Fprintf(w, "  admin API:       %s/_mock/ (health, events, connections, journal, faults, reset)\n", base)
 	fmt.Fprintf(w, "  get a token:     curl -s -X POST -u '%s:%s' '%s/oauth/token?grant_type=account_credentials&account_id=%s'\n",
 		cfg.Apps[0].ClientID, cfg.Apps[0].ClientSecret, base, cfg.Apps[0].AccountID)
+	fmt.Fprint(w, replayBanner(cfg.Playback, base))
 	fmt.Fprintln(w, strings.Repeat("-", 60))
 }

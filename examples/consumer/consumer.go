@@ -225,7 +225,8 @@ func (c *Consumer) connect(ctx context.Context, backoff *backoff) error {
 	defer ws.Close()
 	ws.SetReadLimit(maxFrame)
 	err = c.serve(ctx, ws, backoff)
-	if errors.Is(err, errRefused) || websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+	var ce *websocket.CloseError // readError wraps it, and IsCloseError does not unwrap
+	if errors.Is(err, errRefused) || (errors.As(err, &ce) && ce.Code == websocket.ClosePolicyViolation) {
 		// Zoom's words for a bad token have changed before, so any refusal, and a close for a
 		// policy violation (how a token's end is announced), means a new token.
 		c.token = ""
