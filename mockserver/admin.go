@@ -44,6 +44,19 @@ func (s *Server) routes() *http.ServeMux {
 		}
 		return s.Emit(r.URL.Query().Get("subscriptionId"), body)
 	})
+	admin("POST /_mock/burst", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req burstRequest
+		if err := decodeStrict(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+			return nil, err
+		}
+		if len(req.Event) == 0 {
+			return nil, fmt.Errorf(`%w: the body needs "event", e.g. {"event":{"event":"meeting.started","payload":{}},"count":1000,"rate":100}`, errBadAdminRequest)
+		}
+		if req.SubscriptionID == "" {
+			req.SubscriptionID = r.URL.Query().Get("subscriptionId")
+		}
+		return s.Burst(r.Context(), req.SubscriptionID, req.Event, req.Count, req.Rate)
+	})
 	admin("GET /_mock/connections", func(http.ResponseWriter, *http.Request) (any, error) { return s.Connections(), nil })
 	admin("POST /_mock/connections/close", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		req, err := decodeCloseRequest(w, r, s.cfg.MaxBodyBytes)
@@ -128,7 +141,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 }
 
 var adminEndpoints = []string{
-	"GET /_mock/health", "GET /_mock/stats", "POST /_mock/events", "GET /_mock/connections",
+	"GET /_mock/health", "GET /_mock/stats", "POST /_mock/events", "POST /_mock/burst", "GET /_mock/connections",
 	"POST /_mock/connections/close", "POST /_mock/connections/{id}/close", "GET|DELETE /_mock/journal",
 	"GET|PUT|DELETE /_mock/faults", "POST /_mock/tokens/expire", "POST /_mock/tokens/invalidate", "POST /_mock/reset",
 }
@@ -148,7 +161,7 @@ func adminStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnknownConnection), errors.Is(err, ErrUnknownSubscription):
 		return http.StatusNotFound
-	case errors.Is(err, ErrBadEvent), errors.Is(err, errBadAdminRequest):
+	case errors.Is(err, ErrBadEvent), errors.Is(err, ErrBadBurst), errors.Is(err, errBadAdminRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable
@@ -170,6 +183,14 @@ func (s *Server) adminAllowed(r *http.Request) (int, string) {
 		return http.StatusUnauthorized, "missing or wrong admin token: send Authorization: Bearer <the --admin-token value>"
 	}
 	return 0, ""
+}
+
+// burstRequest is the body of POST /_mock/burst.
+type burstRequest struct {
+	Event          json.RawMessage `json:"event"`
+	Count          int             `json:"count"`
+	Rate           float64         `json:"rate"`
+	SubscriptionID string          `json:"subscriptionId"`
 }
 
 // closeRequest is the body of the close endpoints.

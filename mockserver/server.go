@@ -38,6 +38,7 @@ type Server struct {
 	closed   bool
 	delayed  map[*time.Timer]struct{} // delayed deliveries not yet run
 	wg       sync.WaitGroup           // WebSocket handlers and delayed deliveries
+	closing  chan struct{}            // closed by Shutdown, so a burst waiting for its next event ends
 }
 
 // subscription is the live state of one subscription id.
@@ -72,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		journal: newJournal(cfg.JournalLimit),
 		delayed: map[*time.Timer]struct{}{},
+		closing: make(chan struct{}),
 		upgrader: websocket.Upgrader{
 			// Zoom's clients are servers, not browsers: no Origin policy applies.
 			CheckOrigin: func(*http.Request) bool { return true },
@@ -138,6 +140,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // sockets are dropped and Shutdown still waits for their goroutines, which then end at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.closing)
+	}
 	s.closed = true
 	for t := range s.delayed {
 		if t.Stop() {
