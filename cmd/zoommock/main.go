@@ -64,6 +64,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			serveCommand(),
 			emitCommand(),
 			healthcheckCommand(),
+			loadgenCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {
