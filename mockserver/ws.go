@@ -70,12 +70,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the mock is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
+	s.wg.Add(1) // done by the connection's reader, or here when the upgrade fails
 	s.mu.Unlock()
-	defer s.wg.Done()
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.wg.Done()
 		s.log.Warn("failed to upgrade", "remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -95,6 +95,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c.authenticate(r)
 	}
+	// The reader is a goroutine of its own so that this handler returns: net/http keeps its
+	// connection's buffers, request and larger stack until then, half of an idle connection's cost.
+	go c.serve()
+}
+
+// serve reads client frames until the connection ends, then releases it.
+func (c *conn) serve() {
+	defer c.s.wg.Done()
 	c.readLoop()
 	c.cleanup()
 }
