@@ -120,7 +120,7 @@ func (s *Server) deliver(targets []*subscription, content, name string, tracking
 			s.log.Info("event dropped: no connection", "subscription", sub.id, "event", name)
 			continue
 		}
-		f := s.messageFrame(sub, content, trackingIDs[i])
+		f := s.messageFrame(sub, content, name, trackingIDs[i])
 		if len(sub.conns) > 1 {
 			// One encoding shared by every connection of a fan-out.
 			if pm, err := websocket.NewPreparedMessage(websocket.TextMessage, f.data); err == nil {
@@ -147,8 +147,8 @@ func (s *Server) deliver(targets []*subscription, content, name string, tracking
 	return delivered, buffered
 }
 
-// messageFrame builds the signed message frame of content for sub's app.
-func (s *Server) messageFrame(sub *subscription, content, trackingID string) outFrame {
+// messageFrame builds the signed message frame of content, whose inner event is name, for sub's app.
+func (s *Server) messageFrame(sub *subscription, content, name, trackingID string) outFrame {
 	ts := time.Now().Unix()
 	m := wire.Message{Module: wire.ModuleMessage, Content: content, Header: wire.EventHeader{
 		Authorization:    sub.app.VerificationToken,
@@ -157,11 +157,16 @@ func (s *Server) messageFrame(sub *subscription, content, trackingID string) out
 		Signature:        wire.Sign(sub.app.SecretToken, ts, content),
 		RequestTimestamp: strconv.FormatInt(ts, 10),
 	}}
+	return outFrame{data: m.Marshal(), entry: FrameEntry{Module: wire.ModuleMessage, Event: name, TrackingID: trackingID}}
+}
+
+// eventName reads the inner event name of a normalized event.
+func eventName(content string) string {
 	var name struct {
 		Event string `json:"event"`
 	}
 	_ = json.Unmarshal([]byte(content), &name)
-	return outFrame{data: m.Marshal(), entry: FrameEntry{Module: wire.ModuleMessage, Event: name.Event, TrackingID: trackingID}}
+	return name.Event
 }
 
 // newTrackingID returns "EventService_" and 32 hex digits, unique per delivery.

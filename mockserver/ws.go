@@ -189,7 +189,7 @@ func (c *conn) authenticate(r *http.Request) {
 	reply := wire.Reply{Module: wire.ModuleBuildConnection, Success: true, Content: s.cfg.ConnectedText}
 	c.enqueue(outFrame{data: reply.Marshal(), entry: FrameEntry{Module: wire.ModuleBuildConnection}})
 	for _, content := range buffered {
-		c.enqueue(s.messageFrame(sub, content, newTrackingID()))
+		c.enqueue(s.messageFrame(sub, content, eventName(content), newTrackingID()))
 		s.stats.EventsDelivered++
 	}
 	expires := s.tokens.expiry(tokenValue)
