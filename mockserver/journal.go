@@ -91,6 +91,7 @@ type journal struct {
 	seq     uint64
 	entries []Entry
 	changed chan struct{}
+	watched bool // someone holds changed: the next change must close it
 }
 
 func newJournal(limit int) *journal {
@@ -108,17 +109,25 @@ func (j *journal) add(e Entry) {
 		j.entries = append(j.entries[:0], j.entries[drop:]...)
 	}
 	j.entries = append(j.entries, e)
-	close(j.changed)
-	j.changed = make(chan struct{})
+	j.wakeLocked()
 	j.mu.Unlock()
 }
 
 // notify wakes waiters without recording anything (state changed outside the journal).
 func (j *journal) notify() {
 	j.mu.Lock()
-	close(j.changed)
-	j.changed = make(chan struct{})
+	j.wakeLocked()
 	j.mu.Unlock()
+}
+
+// wakeLocked closes the channel waiters hold and makes the next one. A channel nobody took is
+// kept, so a busy mock nobody watches does not allocate one per entry.
+func (j *journal) wakeLocked() {
+	if j.watched {
+		close(j.changed)
+		j.changed = make(chan struct{})
+		j.watched = false
+	}
 }
 
 func (j *journal) snapshot() []Entry {
@@ -136,5 +145,6 @@ func (j *journal) clear() {
 func (j *journal) watch() <-chan struct{} {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.watched = true
 	return j.changed
 }
