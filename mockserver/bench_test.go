@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,22 +114,53 @@ func benchToken(b *testing.B, base string) string {
 	return tr.AccessToken
 }
 
-// receive reads n frames in the background; the channel yields the first read error, or nil.
-func receive(ws *websocket.Conn, n int) <-chan error {
-	done := make(chan error, 1)
+// receiver reads frames in the background and counts them.
+type receiver struct {
+	got      atomic.Int64
+	progress chan struct{} // signalled every 64 frames
+	failed   chan struct{} // closed when reading failed
+	done     chan error    // the first read error, or nil once n frames arrived
+}
+
+// receive reads n frames from ws in the background.
+func receive(ws *websocket.Conn, n int) *receiver {
+	r := &receiver{progress: make(chan struct{}, 1), failed: make(chan struct{}), done: make(chan error, 1)}
 	go func() {
-		for range n {
-			if _, r, err := ws.NextReader(); err != nil {
-				done <- err
-				return
-			} else if _, err := io.Copy(io.Discard, r); err != nil {
-				done <- err
+		for i := range n {
+			_, fr, err := ws.NextReader()
+			if err == nil {
+				_, err = io.Copy(io.Discard, fr)
+			}
+			if err != nil {
+				close(r.failed)
+				r.done <- err
 				return
 			}
+			r.got.Store(int64(i + 1))
+			if i%64 == 0 {
+				select {
+				case r.progress <- struct{}{}:
+				default:
+				}
+			}
 		}
-		done <- nil
+		r.done <- nil
 	}()
-	return done
+	return r
+}
+
+// await blocks while more than window of the sent frames are on their way, as a producer that
+// respects the mock's send queue (Config.SendQueue) does; a bare writer is held back by its
+// blocking writes instead.
+func (r *receiver) await(sent, window int) {
+	for int(r.got.Load()) < sent-window {
+		select {
+		case <-r.progress:
+		case <-r.failed:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // BenchmarkDelivery measures event throughput from the mock to one client over loopback, through
@@ -139,17 +171,20 @@ func BenchmarkDelivery(b *testing.B) {
 	event := []byte(meetingStarted)
 	for _, path := range []struct {
 		name string
-		emit func(b *testing.B, s *Server, base string, n int)
+		emit func(b *testing.B, s *Server, base string, n int, r *receiver)
 	}{
-		{"emit", func(b *testing.B, s *Server, _ string, n int) {
-			for range n {
+		{"emit", func(b *testing.B, s *Server, _ string, n int, r *receiver) {
+			for i := range n {
+				if i%64 == 0 {
+					r.await(i, sendWindow)
+				}
 				if _, err := s.Emit(DevSubscriptionID, event); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}},
-		{"admin-events", func(b *testing.B, _ *Server, base string, n int) { adminEvents(b, base, event, n, 4) }},
-		{"admin-burst", func(b *testing.B, _ *Server, base string, n int) {
+		{"admin-events", func(b *testing.B, _ *Server, base string, n int, _ *receiver) { adminEvents(b, base, event, n, 4) }},
+		{"admin-burst", func(b *testing.B, _ *Server, base string, n int, _ *receiver) {
 			for n > 0 {
 				count := min(n, MaxBurstCount)
 				body, _ := json.Marshal(map[string]any{"event": json.RawMessage(event), "count": count, "subscriptionId": DevSubscriptionID})
@@ -175,34 +210,40 @@ func BenchmarkDelivery(b *testing.B) {
 
 			b.ResetTimer()
 			b.StopTimer()
-			bareStart := time.Now()
-			done := receive(bareWS, b.N)
+			bareStart, bareCPU := time.Now(), cpuTime()
+			r := receive(bareWS, b.N)
 			for range b.N {
 				if err := bareWriter.WriteMessage(websocket.TextMessage, frame); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if err := <-done; err != nil {
+			if err := <-r.done; err != nil {
 				b.Fatal(err)
 			}
-			bare := time.Since(bareStart)
+			bare, bareCPU := time.Since(bareStart), cpuTime()-bareCPU
 
 			b.StartTimer()
-			mockStart := time.Now()
-			done = receive(ws, b.N)
-			path.emit(b, s, base, b.N)
-			if err := <-done; err != nil {
+			mockStart, mockCPU := time.Now(), cpuTime()
+			r = receive(ws, b.N)
+			path.emit(b, s, base, b.N, r)
+			if err := <-r.done; err != nil {
 				b.Fatal(err)
 			}
-			mock := time.Since(mockStart)
+			mock, mockCPU := time.Since(mockStart), cpuTime()-mockCPU
 			b.StopTimer()
 
 			b.ReportMetric(float64(b.N)/mock.Seconds(), "events/s")
+			b.ReportMetric(float64(mockCPU)/float64(time.Microsecond)/float64(b.N), "cpu-µs/event")
 			b.ReportMetric(float64(b.N)/bare.Seconds(), "bare-events/s")
+			b.ReportMetric(float64(bareCPU)/float64(time.Microsecond)/float64(b.N), "bare-cpu-µs/event")
 			b.ReportMetric(bare.Seconds()/mock.Seconds(), "x-bare")
 		})
 	}
 }
+
+// sendWindow is how many events the emit benchmark lets be on their way to the client: a quarter
+// of the default send queue, so a client that reads is never mistaken for one that does not.
+const sendWindow = 1024
 
 // adminEvents posts n events to /_mock/events from senders keep-alive clients at once.
 func adminEvents(b *testing.B, base string, event []byte, n, senders int) {
@@ -371,6 +412,22 @@ func liveBytes() uint64 {
 	return ms.HeapAlloc + ms.StackInuse
 }
 
+// cpuTime is the CPU time this process has used, user and system, from /proc (0 where there is
+// none). Unlike wall time it barely moves when other processes compete for the cores, so it shows
+// what the mock's own work costs on a busy machine.
+func cpuTime() time.Duration {
+	data, _ := os.ReadFile("/proc/self/stat")
+	// The fields after the command name (which may hold spaces) start with the state, field 3.
+	_, rest, _ := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / 100) // USER_HZ is 100 on Linux
+}
+
 // rssBytes is this process's resident set size from /proc (0 where there is none).
 func rssBytes() uint64 {
 	data, _ := os.ReadFile("/proc/self/statm")
@@ -389,6 +446,7 @@ func measureIdle(b *testing.B, base string, n int, hb, hold time.Duration, token
 	b.Helper()
 	debug.FreeOSMemory()
 	m := idleMeasure{before: liveBytes()}
+
 	rss0, g0 := rssBytes(), runtime.NumGoroutine()
 
 	cfg, _ := json.Marshal(idleClients{Target: base, Connections: n, HeartbeatInterval: hb, AccessToken: token})
