@@ -39,6 +39,7 @@ type Server struct {
 	delayed  map[*time.Timer]struct{} // delayed deliveries not yet run
 	wg       sync.WaitGroup           // WebSocket handlers and delayed deliveries
 	closing  chan struct{}            // closed by Shutdown, so a burst waiting for its next event ends
+	batches  sync.Pool                // *[]byte in which connection writers gather frames
 }
 
 // subscription is the live state of one subscription id.
@@ -82,6 +83,7 @@ func New(cfg Config) (*Server, error) {
 			Error:           upgradeError,
 		},
 	}
+	s.batches.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	s.resetStateLocked()
 	s.mux = s.routes()
 	return s, nil

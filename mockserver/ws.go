@@ -25,6 +25,7 @@ type conn struct {
 	s          *Server
 	id         string
 	ws         *websocket.Conn
+	out        *batchConn // ws's connection: the writer sends what waits in the queue at once
 	remote     string
 	opened     time.Time
 	sub        *subscription // nil until build_connection succeeded
@@ -73,13 +74,18 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1) // done by the connection's reader, or here when the upgrade fails
 	s.mu.Unlock()
 
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	var rw http.ResponseWriter = w
+	hijacker := &batchHijacker{ResponseWriter: w, pool: &s.batches}
+	if _, ok := w.(http.Hijacker); ok {
+		rw = hijacker
+	}
+	ws, err := s.upgrader.Upgrade(rw, r, nil)
 	if err != nil {
 		s.wg.Done()
 		s.log.Warn("failed to upgrade", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := &conn{s: s, ws: ws, remote: r.RemoteAddr, opened: time.Now(), done: make(chan struct{})}
+	c := &conn{s: s, ws: ws, out: hijacker.conn, remote: r.RemoteAddr, opened: time.Now(), done: make(chan struct{})}
 	c.lastBeat.Store(c.opened.UnixNano())
 	ws.SetReadLimit(s.cfg.ReadLimit)
 
@@ -359,8 +365,9 @@ func (c *conn) writeLoop() {
 		}
 		batch, c.queue = c.queue, batch[:0]
 		c.mu.Unlock()
-		for i := range batch {
-			if err := c.write(&batch[i]); err != nil {
+		for sent := 0; sent < len(batch); {
+			n, err := c.writeBatch(batch[sent:])
+			if err != nil {
 				c.s.log.Info("failed to write to client: dropping it", "conn", c.id, "err", err)
 				c.mu.Lock()
 				c.queue, c.writing = nil, false
@@ -368,24 +375,50 @@ func (c *conn) writeLoop() {
 				c.drop()
 				return
 			}
-			batch[i] = outFrame{}
+			sent += n
 		}
+		clear(batch)
 	}
 }
 
+// writeBatch sends frames from the start of frames, up to batchLimit bytes, with one write to the
+// socket, and journals them once they are written. It returns how many it sent.
+func (c *conn) writeBatch(frames []outFrame) (int, error) {
+	c.out.begin()
+	n := 0
+	for n < len(frames) && c.out.gathered() < batchLimit {
+		if err := c.write(&frames[n]); err != nil {
+			_ = c.out.end()
+			return 0, err
+		}
+		n++
+	}
+	if err := c.out.end(); err != nil {
+		return 0, err
+	}
+	for i := range frames[:n] {
+		c.journalSent(&frames[i])
+	}
+	return n, nil
+}
+
+// write hands one frame to gorilla/websocket.
 func (c *conn) write(f *outFrame) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	switch {
 	case f.close != nil:
 		return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.close.Code, f.close.Reason))
 	case f.prepared != nil:
-		if err := c.ws.WritePreparedMessage(f.prepared); err != nil {
-			return err
-		}
+		return c.ws.WritePreparedMessage(f.prepared)
 	default:
-		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
-			return err
-		}
+		return c.ws.WriteMessage(websocket.TextMessage, f.data)
+	}
+}
+
+// journalSent records a data frame that was written.
+func (c *conn) journalSent(f *outFrame) {
+	if f.close != nil {
+		return
 	}
 	c.framesSent.Add(1)
 	e := f.entry
@@ -395,7 +428,6 @@ func (c *conn) write(f *outFrame) error {
 		entry.SubscriptionID = c.sub.id
 	}
 	c.s.journal.add(entry)
-	return nil
 }
 
 // close queues a close frame after the frames already queued, then gives the client CloseGrace to
