@@ -80,7 +80,10 @@ func New(cfg Config) (*Server, error) {
 			CheckOrigin: func(*http.Request) bool { return true },
 			// Release write buffers between writes so idle connections stay small.
 			WriteBufferPool: &sync.Pool{},
-			Error:           upgradeError,
+			// Clients send heartbeats of 28 bytes on the wire; larger frames are still read (up to
+			// ReadLimit), in several reads, instead of reusing net/http's 4 KiB reader.
+			ReadBufferSize: 1024,
+			Error:          upgradeError,
 		},
 	}
 	s.batches.New = func() any { b := make([]byte, 0, 4<<10); return &b }
