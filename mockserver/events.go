@@ -155,7 +155,7 @@ func (s *Server) messageFrame(sub *subscription, content, name, trackingID strin
 		Authorization:    sub.app.VerificationToken,
 		ClientID:         sub.app.ClientID,
 		TrackingID:       trackingID,
-		Signature:        wire.Sign(sub.app.SecretToken, ts, content),
+		Signature:        sub.signer.Sign(ts, content),
 		RequestTimestamp: strconv.FormatInt(ts, 10),
 	}}
 	return outFrame{data: m.Marshal(), entry: FrameEntry{Module: wire.ModuleMessage, Event: name, TrackingID: trackingID}}

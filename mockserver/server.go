@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/zoommock/zoommock/internal/wire"
 )
 
 // ErrClosed is returned by operations on a server that has shut down.
@@ -46,8 +48,9 @@ type Server struct {
 type subscription struct {
 	id       string
 	app      *App
-	conns    []*conn  // connections that passed build_connection, oldest first
-	buffered []string // event contents kept for the next connection when Config.BufferEvents is on
+	signer   *wire.Signer // signs with app.SecretToken
+	conns    []*conn      // connections that passed build_connection, oldest first
+	buffered []string     // event contents kept for the next connection when Config.BufferEvents is on
 }
 
 // Stats are counters since start or the last Reset.
@@ -100,8 +103,9 @@ func (s *Server) resetStateLocked() {
 	for i := range s.cfg.Apps {
 		app := &s.cfg.Apps[i]
 		s.apps[app.ClientID] = app
+		signer := wire.NewSigner(app.SecretToken)
 		for _, sub := range app.Subscriptions {
-			s.subs[sub.ID] = &subscription{id: sub.ID, app: app}
+			s.subs[sub.ID] = &subscription{id: sub.ID, app: app, signer: signer}
 		}
 	}
 	if s.conns == nil {
