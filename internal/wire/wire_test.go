@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 
@@ -28,4 +29,22 @@ func TestSignerMatchesSign(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// FuzzMessageMarshal: the hand-written encoder writes what encoding/json writes.
+func FuzzMessageMarshal(f *testing.F) {
+	for _, s := range []string{`{"event":"meeting.started","payload":{"topic":"a<b>&c \"q\" \\ é"}}`, "\x00\x1f\b\f\n\r\t\x7f", "\xff\xfe\u2028\u2029\U0001F600", ""} {
+		f.Add(s, "zoommock-dev-verification-token", "v0=ab")
+	}
+	f.Fuzz(func(t *testing.T, content, auth, sig string) {
+		m := Message{Module: ModuleMessage, Content: content, Header: EventHeader{Authorization: auth, ClientID: content,
+			TrackingID: "EventService_0123", Signature: sig, RequestTimestamp: "1764770400"}}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Marshal(); string(got) != string(want) {
+			t.Fatalf("Marshal:\n got %s\nwant %s", got, want)
+		}
+	})
 }
