@@ -42,6 +42,7 @@ type Server struct {
 	wg       sync.WaitGroup           // WebSocket handlers and delayed deliveries
 	closing  chan struct{}            // closed by Shutdown, so a burst waiting for its next event ends
 	batches  sync.Pool                // *[]byte in which connection writers gather frames
+	hbReply  []byte                   // the encoded reply to every heartbeat, shared, never written
 }
 
 // subscription is the live state of one subscription id.
@@ -90,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	s.batches.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	s.hbReply = wire.HeartbeatReply.Marshal()
 	s.resetStateLocked()
 	s.mux = s.routes()
 	return s, nil

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 
@@ -282,7 +283,7 @@ func (c *conn) handleFrame(mt int, data []byte) {
 	silent := s.faults.StopHeartbeatReplies
 	s.mu.Unlock()
 	if !silent {
-		c.enqueue(outFrame{data: wire.HeartbeatReply.Marshal(), entry: FrameEntry{Module: wire.ModuleHeartbeat}})
+		c.enqueue(outFrame{data: s.hbReply, entry: FrameEntry{Module: wire.ModuleHeartbeat}})
 	}
 }
 
@@ -422,7 +423,9 @@ func (c *conn) journalSent(f *outFrame) {
 	}
 	c.framesSent.Add(1)
 	e := f.entry
-	e.Payload = string(f.data)
+	// No copy: a frame's data is never written once the frame is built, and the journal outlives
+	// it only as this string.
+	e.Payload = unsafe.String(unsafe.SliceData(f.data), len(f.data))
 	entry := Entry{Kind: KindServerFrame, Connection: c.id, Frame: &e}
 	if c.sub != nil {
 		entry.SubscriptionID = c.sub.id
