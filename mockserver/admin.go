@@ -65,6 +65,19 @@ func (s *Server) adminRoutes() *http.ServeMux {
 		}
 		return s.Emit(sub, body)
 	})
+	admin("POST /_mock/burst", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req burstRequest
+		if err := decodeStrict(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+			return nil, err
+		}
+		if len(req.Event) == 0 {
+			return nil, fmt.Errorf(`%w: the body needs "event", e.g. {"event":{"event":"meeting.started","payload":{}},"count":1000,"rate":100}`, errBadAdminRequest)
+		}
+		if req.SubscriptionID == "" {
+			req.SubscriptionID = r.URL.Query().Get("subscriptionId")
+		}
+		return s.Burst(r.Context(), req.SubscriptionID, req.Event, req.Count, req.Rate)
+	})
 	admin("GET /_mock/connections", func(http.ResponseWriter, *http.Request) (any, error) { return s.Connections(), nil })
 	admin("POST /_mock/connections/close", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		req, err := decodeCloseRequest(w, r, s.cfg.MaxBodyBytes)
@@ -147,7 +160,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 }
 
 var adminEndpoints = []string{
-	"GET /_mock/health", "GET /_mock/stats", "POST /_mock/events", "GET /_mock/connections",
+	"GET /_mock/health", "GET /_mock/stats", "POST /_mock/events", "POST /_mock/burst", "GET /_mock/connections",
 	"POST /_mock/connections/close", "POST /_mock/connections/{id}/close", "GET|DELETE /_mock/journal",
 	"GET|PUT|DELETE /_mock/faults", "POST /_mock/tokens/expire", "POST /_mock/tokens/invalidate", "POST /_mock/reset",
 	"GET|POST|DELETE /_mock/replay", "POST /_mock/replay/step",
@@ -170,7 +183,7 @@ func adminStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, replayer.ErrNotStepping), errors.Is(err, replayer.ErrNothingToStep):
 		return http.StatusConflict
-	case errors.Is(err, ErrBadEvent), errors.Is(err, errBadAdminRequest):
+	case errors.Is(err, ErrBadEvent), errors.Is(err, ErrBadBurst), errors.Is(err, errBadAdminRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable
@@ -207,6 +220,14 @@ func subscriptionParam(r *http.Request) (string, error) {
 		return "", fmt.Errorf("%w: subscriptionId must be given once and not empty: leave it out to reach every subscription", errBadAdminRequest)
 	}
 	return q.Get("subscriptionId"), nil
+}
+
+// burstRequest is the body of POST /_mock/burst.
+type burstRequest struct {
+	Event          json.RawMessage `json:"event"`
+	Count          int             `json:"count"`
+	Rate           float64         `json:"rate"`
+	SubscriptionID string          `json:"subscriptionId"`
 }
 
 // closeRequest is the body of the close endpoints.

@@ -7,13 +7,23 @@ import (
 )
 
 // FuzzNormalizeEvent: any input is either refused with ErrBadEvent or gives valid JSON with the
-// same event name and an event_ts.
+// same event name and an event_ts; the one-pass path agrees with the general one.
 func FuzzNormalizeEvent(f *testing.F) {
-	for _, seed := range []string{meetingStarted, `{"event":"x"}`, `{"event":"x","payload":{}}`, `{}`, `[]`, `{"event":"a","event_ts":1.5}`, "{\"event\":\"\xff\"}", `{"event":"x","payload":{"a":[1,{"b":null}]}}`} {
+	for _, seed := range []string{meetingStarted, `{"event":"x"}`, `{"event":"x","payload":{}}`, `{}`, `[]`, `{"event":"a","event_ts":1.5}`, "{\"event\":\"\xff\"}", `{"event":"x","payload":{"a":[1,{"b":null}]}}`,
+		` { "payload" : { "s" : "a\"}\\" , "n" : [ 1 , -2.5e3 , true ] } , "event" : "x.y" , "z" : null } `, `{"event":"x","event_ts":-0}`,
+		`{"event":"x","event_ts":99999999999999999999}`, `{"event":"x","payload":"s"}`, `{"event":"x","event":"y"}`, `{"ev<nt":1,"event":"x"}`,
+		`{"\u0065vent":"x"}`, `{"event":"\u00e9"}`, `{"event":""}`, `{"event":"x","payload":{}} {}`, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"event":"x"}`,
+		`{"event":"x","t":1}`, `{"t":[],"event":"é"}`} {
 		f.Add([]byte(seed))
 	}
 	ts := time.UnixMilli(1764770400123)
 	f.Fuzz(func(t *testing.T, in []byte) {
+		if plain, plainName, ok := normalizePlain(in, ts); ok {
+			general, generalName, err := normalizeEvent(in, ts)
+			if err != nil || plain != general || plainName != generalName {
+				t.Fatalf("%q: one-pass %s (%q), general %s (%q, %v)", in, plain, plainName, general, generalName, err)
+			}
+		}
 		content, name, err := NormalizeEvent(in, ts)
 		if err != nil {
 			return

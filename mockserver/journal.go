@@ -94,6 +94,7 @@ type journal struct {
 	dropped  uint64 // entries discarded to stay within the limits
 	entries  []Entry
 	changed  chan struct{}
+	watched  bool // someone holds changed: the next change must close it
 }
 
 func newJournal(limit int, maxBytes int64) *journal {
@@ -130,16 +131,14 @@ func (j *journal) add(e Entry) {
 	}
 	j.bytes += size
 	j.entries = append(j.entries, e)
-	close(j.changed)
-	j.changed = make(chan struct{})
+	j.wakeLocked()
 	j.mu.Unlock()
 }
 
 // notify wakes waiters without recording anything (state changed outside the journal).
 func (j *journal) notify() {
 	j.mu.Lock()
-	close(j.changed)
-	j.changed = make(chan struct{})
+	j.wakeLocked()
 	j.mu.Unlock()
 }
 
@@ -149,6 +148,16 @@ func (j *journal) prefixBytes(n int) int64 {
 		b += entrySize(&j.entries[i])
 	}
 	return b
+}
+
+// wakeLocked closes the channel waiters hold and makes the next one. A channel nobody took is
+// kept, so a busy mock nobody watches does not allocate one per entry.
+func (j *journal) wakeLocked() {
+	if j.watched {
+		close(j.changed)
+		j.changed = make(chan struct{})
+		j.watched = false
+	}
 }
 
 // snapshot returns the entries (never nil, so the admin API answers [] rather than null) and how
@@ -174,5 +183,6 @@ func (j *journal) clear() {
 func (j *journal) watch() <-chan struct{} {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.watched = true
 	return j.changed
 }

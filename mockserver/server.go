@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/zoommock/zoommock/internal/wire"
 	"github.com/zoommock/zoommock/replayer"
 )
 
@@ -43,14 +44,18 @@ type Server struct {
 	delayed  map[*time.Timer]struct{} // delayed deliveries not yet run
 	playback *replayer.Playback       // the cassette being replayed, nil when live only
 	wg       sync.WaitGroup           // WebSocket handlers and delayed deliveries
+	closing  chan struct{}            // closed by Shutdown, so a burst waiting for its next event ends
+	batches  sync.Pool                // *[]byte in which connection writers gather frames
+	hbReply  []byte                   // the encoded reply to every heartbeat, shared, never written
 }
 
 // subscription is the live state of one subscription id.
 type subscription struct {
 	id       string
 	app      *App
-	conns    []*conn  // connections that passed build_connection, oldest first
-	buffered []string // event contents kept for the next connection when Config.BufferEvents is on
+	signer   *wire.Signer // signs with app.SecretToken
+	conns    []*conn      // connections that passed build_connection, oldest first
+	buffered []string     // event contents kept for the next connection when Config.BufferEvents is on
 }
 
 // Stats are counters since start or the last Reset.
@@ -80,14 +85,20 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		journal: newJournal(cfg.JournalLimit, cfg.JournalMaxBytes),
 		delayed: map[*time.Timer]struct{}{},
+		closing: make(chan struct{}),
 		upgrader: websocket.Upgrader{
 			// Zoom's clients are servers, not browsers: no Origin policy applies.
 			CheckOrigin: func(*http.Request) bool { return true },
 			// Release write buffers between writes so idle connections stay small.
 			WriteBufferPool: &sync.Pool{},
-			Error:           upgradeError,
+			// Clients send heartbeats of 28 bytes on the wire; larger frames are still read (up to
+			// ReadLimit), in several reads, instead of reusing net/http's 4 KiB reader.
+			ReadBufferSize: 1024,
+			Error:          upgradeError,
 		},
 	}
+	s.batches.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	s.hbReply = wire.HeartbeatReply.Marshal()
 	s.resetStateLocked()
 	s.playback = cfg.Playback
 	s.mux = s.routes()
@@ -102,8 +113,9 @@ func (s *Server) resetStateLocked() {
 	for i := range s.cfg.Apps {
 		app := &s.cfg.Apps[i]
 		s.apps[app.ClientID] = app
+		signer := wire.NewSigner(app.SecretToken)
 		for _, sub := range app.Subscriptions {
-			s.subs[sub.ID] = &subscription{id: sub.ID, app: app}
+			s.subs[sub.ID] = &subscription{id: sub.ID, app: app, signer: signer}
 		}
 	}
 	if s.conns == nil {
@@ -165,6 +177,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		p.Finish()
 	}
 	s.mu.Lock()
+	if !s.closed {
+		close(s.closing)
+	}
 	s.closed = true
 	for t := range s.delayed {
 		if t.Stop() {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 
@@ -30,6 +31,7 @@ type conn struct {
 	s          *Server
 	id         string
 	ws         *websocket.Conn
+	out        *batchConn // ws's connection: the writer sends what waits in the queue at once
 	remote     string
 	opened     time.Time
 	sub        *subscription // nil until build_connection succeeded
@@ -103,16 +105,21 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the mock is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
+	s.wg.Add(1) // done by the connection's reader, or here when the upgrade fails
 	s.mu.Unlock()
-	defer s.wg.Done()
 
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	var rw http.ResponseWriter = w
+	hijacker := &batchHijacker{ResponseWriter: w, pool: &s.batches}
+	if _, ok := w.(http.Hijacker); ok {
+		rw = hijacker
+	}
+	ws, err := s.upgrader.Upgrade(rw, r, nil)
 	if err != nil {
+		s.wg.Done()
 		s.log.Warn("failed to upgrade", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := &conn{s: s, ws: ws, remote: r.RemoteAddr, opened: time.Now(), done: make(chan struct{})}
+	c := &conn{s: s, ws: ws, out: hijacker.conn, remote: r.RemoteAddr, opened: time.Now(), done: make(chan struct{})}
 	c.lastBeat.Store(c.opened.UnixNano())
 	ws.SetReadLimit(s.cfg.ReadLimit)
 
@@ -128,6 +135,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c.authenticate(r)
 	}
+	// The reader is a goroutine of its own so that this handler returns: net/http keeps its
+	// connection's buffers, request and larger stack until then, half of an idle connection's cost.
+	go c.serve()
+}
+
+// serve reads client frames until the connection ends, then releases it.
+func (c *conn) serve() {
+	defer c.s.wg.Done()
 	c.readLoop()
 	c.cleanup()
 }
@@ -231,7 +246,7 @@ func (c *conn) authenticate(r *http.Request) {
 	reply := wire.Reply{Module: wire.ModuleBuildConnection, Success: true, Content: s.cfg.ConnectedText}
 	c.enqueue(outFrame{data: reply.Marshal(), entry: FrameEntry{Module: wire.ModuleBuildConnection}})
 	for _, content := range buffered {
-		c.enqueue(s.messageFrame(sub, content, "", newTrackingID()))
+		c.enqueue(s.messageFrame(sub, content, eventName(content), newTrackingID()))
 		s.stats.EventsDelivered++
 	}
 	expires := s.tokens.expiry(tokenValue)
@@ -339,7 +354,7 @@ func (c *conn) handleFrame(mt int, data []byte) {
 		return
 	}
 	if !silent {
-		c.enqueue(outFrame{data: wire.HeartbeatReply.Marshal(), entry: FrameEntry{Module: wire.ModuleHeartbeat}})
+		c.enqueue(outFrame{data: s.hbReply, entry: FrameEntry{Module: wire.ModuleHeartbeat}})
 	}
 }
 
@@ -426,8 +441,9 @@ func (c *conn) writeLoop() {
 		batch, c.queue = c.queue, batch[:0]
 		c.wakeLocked()
 		c.mu.Unlock()
-		for i := range batch {
-			if err := c.write(&batch[i]); err != nil {
+		for sent := 0; sent < len(batch); {
+			n, err := c.writeBatch(batch[sent:])
+			if err != nil {
 				c.mu.Lock()
 				c.queue, c.writing = nil, false
 				c.wakeLocked()
@@ -441,11 +457,38 @@ func (c *conn) writeLoop() {
 				c.drop()
 				return
 			}
-			batch[i] = outFrame{}
+			sent += n
 		}
+		clear(batch)
 	}
 }
 
+// writeBatch sends frames from the start of frames, up to batchLimit bytes, with one write to the
+// socket, and journals them once they are written. It returns how many it sent.
+func (c *conn) writeBatch(frames []outFrame) (int, error) {
+	c.out.begin()
+	n := 0
+	for n < len(frames) && c.out.gathered() < batchLimit {
+		if frames[n].drop && n > 0 {
+			// A drop ends the socket at once: send what was gathered before it first.
+			break
+		}
+		if err := c.write(&frames[n]); err != nil {
+			_ = c.out.end()
+			return 0, err
+		}
+		n++
+	}
+	if err := c.out.end(); err != nil {
+		return 0, err
+	}
+	for i := range frames[:n] {
+		c.journalSent(&frames[i])
+	}
+	return n, nil
+}
+
+// write hands one frame to gorilla/websocket.
 func (c *conn) write(f *outFrame) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	switch {
@@ -458,23 +501,27 @@ func (c *conn) write(f *outFrame) error {
 		}
 		return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.close.Code, f.close.Reason))
 	case f.prepared != nil:
-		if err := c.ws.WritePreparedMessage(f.prepared); err != nil {
-			return err
-		}
+		return c.ws.WritePreparedMessage(f.prepared)
 	default:
-		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
-			return err
-		}
+		return c.ws.WriteMessage(websocket.TextMessage, f.data)
+	}
+}
+
+// journalSent records a data frame that was written.
+func (c *conn) journalSent(f *outFrame) {
+	if f.close != nil {
+		return
 	}
 	c.framesSent.Add(1)
 	e := f.entry
-	e.Payload = string(f.data)
+	// No copy: a frame's data is never written once the frame is built, and the journal outlives
+	// it only as this string.
+	e.Payload = unsafe.String(unsafe.SliceData(f.data), len(f.data))
 	entry := Entry{Kind: KindServerFrame, Connection: c.id, Frame: &e}
 	if c.sub != nil {
 		entry.SubscriptionID = c.sub.id
 	}
 	c.s.journal.add(entry)
-	return nil
 }
 
 // close queues a close frame after the frames already queued, then gives the client CloseGrace to

@@ -68,6 +68,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			recordCommand(),
 			cassetteCommand(),
 			healthcheckCommand(),
+			loadgenCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {
