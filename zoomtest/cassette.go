@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/zoommock/zoommock/cassettes"
+	"github.com/zoommock/zoommock/recorder"
 	"github.com/zoommock/zoommock/replayer"
 )
 
@@ -71,14 +75,76 @@ func Cassette(t testing.TB, path string, opts ...Option) *Server {
 	return newServer(t, set)
 }
 
-// recordCassette is Cassette in record mode: it will start the recording proxy of package recorder
-// in front of the real Zoom, point the returned Server's URLs at it, and write the cassette at path
-// when the test ends. The recorder is not merged yet.
-func recordCassette(t testing.TB, path string, _ settings) *Server {
+// Environment variables that record mode reads besides RecordEnv: the app's credentials, and the
+// upstreams, which default to the real Zoom and may point at any Zoom-compatible server.
+const (
+	OAuthUpstreamEnv = "ZOOMTEST_OAUTH_UPSTREAM" // default https://zoom.us
+	WSUpstreamEnv    = "ZOOMTEST_WS_UPSTREAM"    // default wss://ws.zoom.us
+)
+
+// recordCassette is Cassette in record mode: the recording proxy of package recorder stands in
+// front of the upstream Zoom, the returned Server's Config points the code under test at the proxy
+// with the real credentials from the environment, and the cassette is written to path as the test
+// runs (each record flushed as it happens) and finished when the test ends. The Server still has a
+// mock behind it so that every method works, but nothing the test steers reaches the real Zoom: a
+// test that records is one that lets Zoom send what it sends.
+func recordCassette(t testing.TB, path string, set settings) *Server {
 	t.Helper()
-	t.Fatalf("zoomtest: %s=1: recording %s needs the recorder package (not built yet); unset %s to replay an existing cassette",
-		RecordEnv, path, RecordEnv)
-	return nil
+	creds := Config{
+		ClientID:       os.Getenv("ZOOM_CLIENT_ID"),
+		ClientSecret:   os.Getenv("ZOOM_CLIENT_SECRET"),
+		AccountID:      os.Getenv("ZOOM_ACCOUNT_ID"),
+		SubscriptionID: os.Getenv("ZOOM_SUBSCRIPTION_ID"),
+		SecretToken:    os.Getenv("ZOOM_SECRET_TOKEN"),
+	}
+	var missing []string
+	for _, kv := range [][2]string{{"ZOOM_CLIENT_ID", creds.ClientID}, {"ZOOM_CLIENT_SECRET", creds.ClientSecret},
+		{"ZOOM_ACCOUNT_ID", creds.AccountID}, {"ZOOM_SUBSCRIPTION_ID", creds.SubscriptionID}} {
+		if kv[1] == "" {
+			missing = append(missing, kv[0])
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("zoomtest: %s=1: recording %s needs the app's credentials: set %s", RecordEnv, path, strings.Join(missing, ", "))
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatalf("zoomtest: failed to create the cassette's folder: %v", err)
+		return nil
+	}
+	cw, err := cassettes.Create(path, cassettes.Header{Recorder: "zoomtest.Cassette " + t.Name()}, cassettes.WithForce())
+	if err != nil {
+		t.Fatalf("zoomtest: failed to create cassette %s: %v", path, err)
+		return nil
+	}
+	opts := []recorder.Option{recorder.WithLogger(NewLogger(t))}
+	if u := os.Getenv(OAuthUpstreamEnv); u != "" {
+		opts = append(opts, recorder.WithOAuthUpstream(u))
+	}
+	if u := os.Getenv(WSUpstreamEnv); u != "" {
+		opts = append(opts, recorder.WithWSUpstream(u))
+	}
+	proxy, err := recorder.NewProxy(cw, opts...)
+	if err != nil {
+		_ = cw.Close()
+		t.Fatalf("zoomtest: failed to start recording: %v", err)
+		return nil
+	}
+	hs := httptest.NewServer(proxy)
+	srv := newServer(t, set) // its cleanup runs after ours (cleanups run last-registered first)
+	t.Cleanup(func() {
+		proxy.Close()
+		hs.Close()
+		if err := cw.Close(); err != nil {
+			t.Errorf("zoomtest: failed to finish cassette %s: %v", path, err)
+			return
+		}
+		t.Logf("zoomtest: recorded %s: commit it, and later runs replay it", path)
+	})
+	creds.TokenURL = hs.URL + "/oauth/token"
+	creds.WebSocketURL = "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?subscriptionId=" + creds.SubscriptionID
+	srv.recording = &creds
+	return srv
 }
 
 // runPattern is the go test -run pattern that selects exactly the test named name ("TestX/sub").
@@ -100,6 +166,9 @@ func (s *Server) Playback() *replayer.Playback { return s.mock.Playback() }
 // finish within 5s: the client opened 1 of 2 recorded connections; connection c1 was closed ...".
 func (s *Server) WaitForReplay(ctx context.Context) {
 	s.t.Helper()
+	if s.recording != nil {
+		return // recording: Zoom sends what it sends, and there is no recorded end to wait for
+	}
 	p := s.Playback()
 	if p == nil {
 		s.t.Fatalf("zoomtest: WaitForReplay: this server replays no cassette (start it with zoomtest.Cassette)")

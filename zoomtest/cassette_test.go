@@ -160,9 +160,13 @@ func TestCassetteMissing(t *testing.T) {
 // Record mode waits for the recorder package; until then it says so. (Not parallel: Setenv.)
 func TestCassetteRecordMode(t *testing.T) {
 	t.Setenv(zoomtest.RecordEnv, "1")
+	for _, k := range []string{"ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_ACCOUNT_ID", "ZOOM_SUBSCRIPTION_ID"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("ZOOM_CLIENT_ID", "someone")
 	ft := newFakeTB(t)
 	msg := ft.run(func() { zoomtest.Cassette(ft, "testdata/new.cassette") })
-	if !strings.Contains(msg, "recording testdata/new.cassette needs the recorder package (not built yet)") {
+	if !strings.Contains(msg, "recording testdata/new.cassette needs the app's credentials: set ZOOM_CLIENT_SECRET, ZOOM_ACCOUNT_ID, ZOOM_SUBSCRIPTION_ID") {
 		t.Errorf("message: %s", msg)
 	}
 	t.Setenv(zoomtest.RecordEnv, "maybe")

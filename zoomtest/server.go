@@ -24,6 +24,7 @@ type Server struct {
 	mock        *mockserver.Server
 	hs          *httptest.Server
 	waitTimeout time.Duration
+	recording   *Config // set by Cassette in record mode: the proxy's URLs and the real credentials
 }
 
 // Config is what the code under test needs to reach the server: its two URLs and the credentials
@@ -100,6 +101,9 @@ func (s *Server) WebSocketURL() string { return s.Config().WebSocketURL }
 // Config describes the first subscription of the first app: the development credentials unless
 // WithApps or WithSubscriptions changed them.
 func (s *Server) Config() Config {
+	if s.recording != nil {
+		return *s.recording
+	}
 	app := s.mock.Config().Apps[0]
 	return s.config(app, app.Subscriptions[0].ID)
 }
