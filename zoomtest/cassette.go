@@ -39,8 +39,9 @@ const RecordEnv = "ZOOMTEST_RECORD"
 //   - The cassette is missing: the test fails with the command that records it, once, against the
 //     real Zoom: ZOOMTEST_RECORD=1 with ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, ZOOM_ACCOUNT_ID and
 //     ZOOM_SUBSCRIPTION_ID in the environment.
-//   - ZOOMTEST_RECORD=1: the test records through the recording proxy instead of replaying. The
-//     recorder package is not built yet: until it is, record mode fails the test saying so.
+//   - ZOOMTEST_RECORD=1: the test records through the recording proxy of package recorder instead
+//     of replaying, writing the cassette at path (see recordCassette). Config then gives the proxy's
+//     URLs with the real credentials; what the test steers on the Server does not reach Zoom.
 //
 // Options are NewServer's, plus WithSpeed, WithStepping and WithReplayStrictness.
 func Cassette(t testing.TB, path string, opts ...Option) *Server {

@@ -157,7 +157,7 @@ func TestCassetteMissing(t *testing.T) {
 	}
 }
 
-// Record mode waits for the recorder package; until then it says so. (Not parallel: Setenv.)
+// Record mode names the credentials it lacks. (Not parallel: Setenv.)
 func TestCassetteRecordMode(t *testing.T) {
 	t.Setenv(zoomtest.RecordEnv, "1")
 	for _, k := range []string{"ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_ACCOUNT_ID", "ZOOM_SUBSCRIPTION_ID"} {

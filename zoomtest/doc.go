@@ -47,6 +47,5 @@
 // It does not speak TLS (ws:// and http://, so point the client at the URLs given here), does not
 // serve Zoom's REST API, and does not simulate network latency or a slow Zoom beyond the named
 // faults. Events are only what the test emits or the cassette replays: nothing happens on its own,
-// and an event emitted while the client is not connected is lost, as it is with Zoom. Recording
-// cassettes needs the recorder package, which is not built yet.
+// and an event emitted while the client is not connected is lost, as it is with Zoom.
 package zoomtest
