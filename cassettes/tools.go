@@ -3,6 +3,7 @@ package cassettes
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,14 @@ func Cat(w io.Writer, r io.Reader) error {
 		if err != nil && err != io.EOF {
 			bw.Flush()
 			return rd.streamError(err)
+		}
+		if !terminated && err == io.EOF && len(bytes.TrimSpace(line)) > 0 && !json.Valid(line) {
+			// A last line cut off mid-record (a plain file cut short): leave it out, so that the
+			// output packs back into a clean cassette, and say so.
+			if ferr := bw.Flush(); ferr != nil {
+				return fmt.Errorf("failed to write: %w", ferr)
+			}
+			return fmt.Errorf("%w after record %d: the last line (%d bytes) is cut off and was left out", ErrTruncated, rd.records, len(line))
 		}
 		if len(line) > 0 || terminated {
 			if len(bytes.TrimSpace(line)) > 0 {

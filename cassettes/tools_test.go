@@ -195,3 +195,30 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff with a cut second cassette: %v", err)
 	}
 }
+
+// A plain cassette cut mid-line cats to its complete lines only, so that cat | pack recovers it.
+func TestCatLeavesOutACutLastLine(t *testing.T) {
+	t.Parallel()
+	full := "{\"format\":\"zoommock-cassette\",\"version\":\"1.0\"}\n" +
+		"{\"at_us\":0,\"kind\":\"ws_open\",\"conn\":\"c1\",\"path\":\"/ws\",\"status\":101}\n" +
+		"{\"at_us\":5,\"kind\":\"frame\",\"conn\":\"c1\",\"direction\":\"client\",\"opcode\":\"text\",\"payload\":{\"module\":\"heartbeat\"}}\n"
+	cut := full[:len(full)-20]
+	var out bytes.Buffer
+	err := Cat(&out, strings.NewReader(cut))
+	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "after record 1: the last line") {
+		t.Errorf("Cat error = %v", err)
+	}
+	want := full[:strings.Index(full, "{\"at_us\":5")]
+	if out.String() != want {
+		t.Errorf("Cat wrote %q, want %q", out.String(), want)
+	}
+	var packed bytes.Buffer
+	if err := Pack(&packed, strings.NewReader(out.String())); err != nil {
+		t.Errorf("Pack of the recovered lines: %v", err)
+	}
+	// A hand-written file whose last (valid) line has no newline is not a cut.
+	out.Reset()
+	if err := Cat(&out, strings.NewReader(strings.TrimSuffix(full, "\n"))); err != nil || out.String() != full {
+		t.Errorf("unterminated valid last line: %v, %q", err, out.String())
+	}
+}
