@@ -355,7 +355,7 @@ func (g *run) token(ctx context.Context) (string, error) {
 	}
 	var tr wire.TokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" {
-		return "", fmt.Errorf("failed to get an access token: %s answered without one: %s", endpoint, clip(body))
+		return "", fmt.Errorf("failed to get an access token: %s answered without one: %.200q", endpoint, body)
 	}
 	return tr.AccessToken, nil
 }
@@ -372,7 +372,7 @@ func (g *run) do(req *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("failed to read the answer of %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%s %s answered %s: %s", req.Method, req.URL.Path, resp.Status, clip(body))
+		return nil, fmt.Errorf("%s %s answered %s: %.200q", req.Method, req.URL.Path, resp.Status, body)
 	}
 	return body, nil
 }
@@ -441,7 +441,7 @@ func (g *run) dial(ctx context.Context, wsURL string) (*websocket.Conn, error) {
 	var reply wire.Reply
 	if err := json.Unmarshal(data, &reply); err != nil || reply.Module != wire.ModuleBuildConnection || !reply.Success {
 		ws.Close()
-		return nil, fmt.Errorf("build_connection on %s failed: %s", g.wsURL, clip(data))
+		return nil, fmt.Errorf("build_connection on %s failed: %.200q", g.wsURL, data)
 	}
 	return ws, nil
 }
@@ -606,7 +606,7 @@ func (g *run) adminEmit(ctx context.Context, event []byte) (int, error) {
 		Delivered *int `json:"delivered"`
 	}
 	if err := json.Unmarshal(body, &res); err != nil || res.Delivered == nil {
-		return 0, fmt.Errorf("%s answered without a delivery count, so it is not zoommock's admin API: %s", g.eventsURL, clip(body))
+		return 0, fmt.Errorf("%s answered without a delivery count, so it is not zoommock's admin API: %.200q", g.eventsURL, body)
 	}
 	return *res.Delivered, nil
 }
@@ -636,16 +636,4 @@ func (g *run) closeAll(conns []*websocket.Conn, wg *sync.WaitGroup) {
 		ws.Close()
 	}
 	<-done
-}
-
-// clip shortens a body for an error message.
-func clip(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	if s == "" {
-		s = "(an empty body)"
-	}
-	return s
 }
