@@ -53,6 +53,7 @@ func (b *batchConn) end() error {
 	return err
 }
 
+// Write gathers p during a batch and writes it through otherwise.
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -70,6 +71,7 @@ type batchHijacker struct {
 	conn *batchConn // set by Hijack
 }
 
+// Hijack takes over the connection as http.Hijacker does, wrapped in a batchConn.
 func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := h.ResponseWriter.(http.Hijacker)
 	if !ok {
