@@ -37,14 +37,17 @@ type BurstResult struct {
 	Rate    float64  `json:"rate"`
 }
 
-// Burst emits the same event count times at rate events per second (0: as fast as the mock can),
+// Burst emits the same event count times at rate events per second (0: as fast as the connections
+// take them),
 // as Emit would one at a time, so a consumer can be load-tested through the real protocol: each
 // event gets its own x-zm-trackingid and signature (and event_ts when missing), and faults apply. The pace follows a
 // fixed schedule, so a late event does not lower the average rate. Burst returns when every event
 // is emitted; when ctx ends or the server shuts down first it returns what was done with an error
 // saying how far it got. A count or rate outside MaxBurstCount and MaxBurstDuration is refused
-// with ErrBadBurst before anything is sent. At rate 0 a consumer that falls Config.SendQueue frames
-// behind is dropped, as any client that does not read; a rate tests its sustained throughput.
+// with ErrBadBurst before anything is sent. At rate 0 the burst waits while a connection it reaches
+// has half of Config.SendQueue frames waiting, so a consumer that reads is never dropped for the
+// mock's speed; one that stops reading is dropped after Config.WriteTimeout, as always. At a rate,
+// a consumer slower than the rate falls behind and is dropped when its queue is full.
 func (s *Server) Burst(ctx context.Context, subscriptionID string, event []byte, count int, rate float64) (res BurstResult, err error) {
 	res.Requested = count
 	switch {
@@ -69,7 +72,13 @@ func (s *Server) Burst(ctx context.Context, subscriptionID string, event []byte,
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	checkEvery := max(1, min(64, s.cfg.SendQueue/4)) // at rate 0, how often the queues are looked at
 	for i := range count {
+		if rate == 0 && i%checkEvery == 0 {
+			if err := s.awaitRoom(ctx, subscriptionID); err != nil {
+				return res, stopped(err)
+			}
+		}
 		var wait time.Duration
 		if rate > 0 {
 			wait = time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second))))
@@ -104,4 +113,39 @@ func (s *Server) Burst(ctx context.Context, subscriptionID string, event []byte,
 		}
 	}
 	return res, nil
+}
+
+// awaitRoom waits until no connection an event to subscriptionID reaches has more than half of
+// Config.SendQueue frames waiting.
+func (s *Server) awaitRoom(ctx context.Context, subscriptionID string) error {
+	for s.backlog(subscriptionID) > s.cfg.SendQueue/2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return ErrClosed
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// backlog is the most frames waiting in the queue of a connection an event to subscriptionID
+// ("" is every subscription) reaches.
+func (s *Server) backlog(subscriptionID string) int {
+	s.mu.Lock()
+	var conns []*conn
+	for id, sub := range s.subs {
+		if subscriptionID == "" || id == subscriptionID {
+			conns = append(conns, sub.conns...)
+		}
+	}
+	s.mu.Unlock()
+	most := 0
+	for _, c := range conns {
+		c.mu.Lock()
+		most = max(most, len(c.queue))
+		c.mu.Unlock()
+	}
+	return most
 }

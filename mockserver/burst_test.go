@@ -38,6 +38,30 @@ func TestBurstDeliversEachEventSigned(t *testing.T) {
 	}
 }
 
+func TestBurstAsFastAsPossibleKeepsAReader(t *testing.T) {
+	t.Parallel()
+	ts := start(t, Config{SendQueue: 16})
+	ws := ts.connect(t)
+	done := make(chan int, 1)
+	go func() {
+		n := 0
+		for ; n < 500; n++ {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				break
+			}
+		}
+		done <- n
+	}()
+	// Without waiting for room, 500 events outrun a queue of 16 and the reader is dropped.
+	res, err := ts.Burst(t.Context(), DevSubscriptionID, []byte(meetingStarted), 500, 0)
+	if err != nil || res.Delivered != 500 {
+		t.Fatalf("burst = %+v, %v; want 500 delivered", res, err)
+	}
+	if got := <-done; got != 500 {
+		t.Errorf("the client read %d of 500 events before it was dropped", got)
+	}
+}
+
 func TestBurstPacedWithoutConnectionDrops(t *testing.T) {
 	t.Parallel()
 	ts := start(t, Config{})
