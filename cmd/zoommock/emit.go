@@ -31,10 +31,9 @@ func adminFlags(timeout time.Duration) []cli.Flag {
 
 func emitCommand() *cli.Command {
 	return &cli.Command{
-		Name:         "emit",
-		OnUsageError: quietUsageError,
-		Usage:        "send an event to a running mock through its admin API",
-		ArgsUsage:    "FILE|-",
+		Name:      "emit",
+		Usage:     "send an event to a running mock through its admin API",
+		ArgsUsage: "FILE|-",
 		Description: "FILE (or - for standard input) holds an inner Zoom event, e.g.\n" +
 			`{"event":"meeting.started","payload":{"account_id":"...","object":{...}}}` + "\n" +
 			"event_ts is filled in when missing. The mock's JSON answer (delivered, dropped, trackingIds) is\n" +
@@ -82,9 +81,8 @@ func emitCommand() *cli.Command {
 
 func healthcheckCommand() *cli.Command {
 	return &cli.Command{
-		Name:         "healthcheck",
-		OnUsageError: quietUsageError,
-		Usage:        "exit 0 when the mock at --addr answers its health endpoint",
+		Name:  "healthcheck",
+		Usage: "exit 0 when the mock at --addr answers its health endpoint",
 		Description: "For a container HEALTHCHECK in an image without a shell:\n" +
 			`  HEALTHCHECK CMD ["/usr/local/bin/zoommock", "healthcheck"]` + "\n" +
 			"--addr defaults to ZOOMMOCK_ADDR, the mock's own address, with 0.0.0.0 read as 127.0.0.1.\n" +
@@ -113,11 +111,6 @@ func healthcheckCommand() *cli.Command {
 		},
 	}
 }
-
-// quietUsageError hands a flag error to run, which reports it once on stderr with exit status 2.
-// Without it urfave/cli prints "Incorrect Usage" and the whole help on stdout, where emit's
-// JSON answer belongs.
-func quietUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // adminClient calls the admin API of the running mock that the flags of emit or healthcheck name.
 type adminClient struct {

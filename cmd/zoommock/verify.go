@@ -22,10 +22,9 @@ func verifyCommand() *cli.Command {
 		return &cli.StringFlag{Name: name, Value: value, Usage: usage, EnvVars: append([]string{env}, envVars(name)...)}
 	}
 	return &cli.Command{
-		Name:         "verify",
-		OnUsageError: quietUsageError,
-		Usage:        "play a cassette's client half against a server and report every answer that differs",
-		ArgsUsage:    "CASSETTE",
+		Name:      "verify",
+		Usage:     "play a cassette's client half against a server and report every answer that differs",
+		ArgsUsage: "CASSETTE",
 		Description: "CASSETTE is " + cassetteHelp() + ".\n" +
 			"Requests tokens with the given credentials (the mock's development ones by default), opens the recorded\n" +
 			"connections with the fresh tokens where the recording's placeholders were, and sends the recorded client\n" +
